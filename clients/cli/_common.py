@@ -1,0 +1,65 @@
+"""What every CLI command shares: one-line errors, exit codes, the console."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+
+__all__ = ["console", "err_console", "fail", "run_cli"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+# Exception types whose message is meant for the user: printed as one line, exit 1.
+# Imported lazily by name so the CLI starts fast and the SDK-only parts do not pull in
+# the node's modules.
+_EXPECTED = (
+    "services.errors.ConfigError",
+    "services.errors.BashuError",
+    "clients.sdk.errors.BashuRpcError",
+    "clients.sdk.errors.VerificationError",
+    "ledger.errors.LedgerError",
+)
+
+
+def _is_expected(exc: BaseException) -> bool:
+    for klass in type(exc).__mro__:
+        if f"{klass.__module__}.{klass.__qualname__}" in _EXPECTED:
+            return True
+    return False
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print one error line and leave with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise SystemExit(code)
+
+
+def run_cli(cli: click.Group, argv: list[str] | None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cli.main(args=argv, prog_name="bashu", standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:
+        if _is_expected(exc):
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            return 1
+        raise
+    return 0
+
+
+def echo_json(obj: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")

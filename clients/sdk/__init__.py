@@ -1,0 +1,1 @@
+"""The Bashu SDK (see :func:`clients.connect`)."""

@@ -1,0 +1,101 @@
+"""Database engines and sessions for a node.
+
+One place decides how a database URL becomes an engine, so that every process of a
+node (server, CLI, tests, benchmarks) talks to SQLite and PostgreSQL the same way::
+
+    engine = make_engine("sqlite:///var/bashu/sc/node.db")
+    with session_scope(engine) as session:
+        ...
+
+SQLite is the embedded default. It runs in WAL mode with ``synchronous=FULL`` so that
+a committed transaction survives a crash of the process or the machine: the ledger
+acknowledges an append only after its commit, and that promise is only as good as
+the commit's durability. ``BEGIN IMMEDIATE`` is used for write transactions so two
+writers serialise at BEGIN instead of failing at COMMIT with ``SQLITE_BUSY``.
+
+PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``); a plain
+``postgresql://`` URL is accepted and mapped to that driver.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as _sa_create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+__all__ = ["is_sqlite", "make_engine", "normalise_url", "session_scope", "sessionmaker_for"]
+
+# How long a SQLite writer waits for another writer before giving up. Group commit
+# keeps transactions short, so a long wait means something is wrong elsewhere.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def normalise_url(url: str) -> str:
+    """Map driver-less PostgreSQL URLs onto psycopg 3, leave others untouched."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(engine_or_url: Engine | str) -> bool:
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    return url.get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, pool_size: int = 8, echo: bool = False) -> Engine:
+    """Build the engine for ``url`` with the node's durability settings applied."""
+    url = normalise_url(url)
+    if is_sqlite(url):
+        engine = _sa_create_engine(
+            url,
+            echo=echo,
+            # One connection per checkout: SQLite connections are cheap, and a pool of
+            # them shared between threads would need check_same_thread games.
+            poolclass=NullPool,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+        )
+        _configure_sqlite(engine)
+        return engine
+    return _sa_create_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy (not the sqlite3 module) decide when transactions begin, so
+        # that BEGIN IMMEDIATE below is the only BEGIN issued.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sessionmaker_for(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on error."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session

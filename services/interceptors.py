@@ -1,0 +1,262 @@
+"""The node's one server interceptor: telemetry, authentication, validation, errors.
+
+Every RPC that reaches a servicer has passed, in this order:
+
+1. **Telemetry** — a server span named after the method, continuing the caller's
+   trace from the W3C ``traceparent`` metadata (so a cross-region call is one trace).
+2. **Authentication** — ``authorization: Bearer <key>`` resolved to a
+   :class:`~services.auth.Principal`; a missing, malformed, unknown or revoked key is
+   ``UNAUTHENTICATED``.
+3. **Authorisation** — the method's roles from :data:`services.permissions.METHOD_ROLES`;
+   a method not in the table is refused (deny by default) with ``PERMISSION_DENIED``.
+4. **Parsing** — requests are deserialised here rather than by gRPC, so that bytes
+   that are not a valid message become ``INVALID_ARGUMENT`` (gRPC would answer
+   ``INTERNAL``), and only after the caller is known to be allowed.
+5. **Error mapping** — domain errors raised by servicers become a
+   ``google.rpc.Status`` with ``ErrorInfo`` (and ``BadRequest``/``QuotaFailure``)
+   through the one table in :mod:`services.errors`; anything unexpected is logged and
+   answered ``INTERNAL`` without internals leaking to the caller.
+
+Servicers read the caller with :func:`current_principal`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+
+from services.auth import Principal, Role
+from services.errors import (
+    ERROR_DOMAIN,
+    BashuError,
+    FieldViolation,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    UnauthenticatedError,
+    status_for,
+)
+
+__all__ = ["PUBLIC_METHOD_PREFIXES", "NodeInterceptor", "current_principal", "rich_status"]
+
+log = logging.getLogger(__name__)
+
+# Standard services a client written by others must reach without a Bashu key.
+PUBLIC_METHOD_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+
+_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "bashu_principal", default=None
+)
+
+Authenticator = Callable[[str], Principal]
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of the RPC being served (set by the interceptor)."""
+    principal = _principal.get()
+    if principal is None:
+        raise UnauthenticatedError("no authenticated caller", reason="UNAUTHENTICATED")
+    return principal
+
+
+def rich_status(exc: BaseException) -> status_pb2.Status:
+    """Build the ``google.rpc.Status`` a caller receives for ``exc``."""
+    mapped = status_for(exc)
+    if mapped is None:
+        code, reason, message = grpc.StatusCode.INTERNAL, "INTERNAL", "internal error"
+    else:
+        code, reason = mapped
+        message = exc.message if isinstance(exc, BashuError) else str(exc)
+    metadata = dict(exc.metadata) if isinstance(exc, BashuError) else {}
+    details: list[any_pb2.Any] = []
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata))
+    details.append(info)
+    if isinstance(exc, InvalidArgumentError) and exc.violations:
+        bad = any_pb2.Any()
+        bad.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.description
+                    )
+                    for v in exc.violations
+                ]
+            )
+        )
+        details.append(bad)
+    if isinstance(exc, QuotaExceededError):
+        quota = any_pb2.Any()
+        quota.Pack(
+            error_details_pb2.QuotaFailure(
+                violations=[
+                    error_details_pb2.QuotaFailure.Violation(
+                        subject=exc.licence, description=f"{exc.dimension} quota exhausted"
+                    )
+                ]
+            )
+        )
+        details.append(quota)
+    return status_pb2.Status(code=code.value[0], message=message, details=details)
+
+
+def _bearer(metadata: Mapping[str, str | bytes]) -> str | None:
+    value = metadata.get("authorization")
+    if value is None:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    scheme, _, token = text.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthenticatedError(
+            "authorization metadata must be 'Bearer <key>'", reason="API_KEY_INVALID"
+        )
+    return token.strip()
+
+
+class NodeInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
+    """Wraps every registered method; see the module docstring for the order."""
+
+    def __init__(
+        self,
+        authenticate: Authenticator,
+        method_roles: Mapping[str, frozenset[Role]],
+        tracer: Tracer | None = None,
+    ) -> None:
+        self._authenticate = authenticate
+        self._method_roles = method_roles
+        self._tracer = tracer or trace.get_tracer("bashu.node")
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(details)
+        method: str = details.method
+        if handler is None or method.startswith(PUBLIC_METHOD_PREFIXES):
+            return handler
+        metadata: dict[str, str | bytes] = {k: v for k, v in details.invocation_metadata or ()}
+        if handler.request_streaming:
+            # No Bashu method streams requests; refuse rather than serve unchecked.
+            return None
+        return self._wrap(handler, method, metadata)
+
+    # -- wrapping ---------------------------------------------------------------
+
+    def _admit(
+        self,
+        method: str,
+        metadata: Mapping[str, str | bytes],
+        raw: bytes,
+        deserialize: Callable[[bytes], Any] | None,
+    ) -> tuple[Principal, Any]:
+        token = _bearer(metadata)
+        if token is None:
+            raise UnauthenticatedError("missing API key", reason="API_KEY_MISSING")
+        principal = self._authenticate(token)
+        allowed = self._method_roles.get(method)
+        if allowed is None:
+            raise PermissionDeniedError(
+                f"{method} is not open to parties", reason="ROLE_NOT_ALLOWED"
+            )
+        if not principal.has_any(allowed):
+            need = ",".join(sorted(r.value for r in allowed))
+            raise PermissionDeniedError(
+                f"{method} needs one of the roles: {need}",
+                reason="ROLE_NOT_ALLOWED",
+                metadata={"required_roles": need},
+            )
+        if deserialize is None:
+            return principal, raw
+        try:
+            request = deserialize(raw)
+        except (DecodeError, ValueError, TypeError) as exc:
+            raise InvalidArgumentError(
+                [FieldViolation("request", "not a valid protobuf message")]
+            ) from exc
+        return principal, request
+
+    def _fail(self, context: grpc.ServicerContext, exc: Exception, span: trace.Span) -> None:
+        if status_for(exc) is None:
+            log.exception("unexpected error in RPC")
+        status = rich_status(exc)
+        span.set_status(Status(StatusCode.ERROR, status.message))
+        span.set_attribute("rpc.grpc.status_code", status.code)
+        context.abort_with_status(rpc_status.to_status(status))
+
+    def _wrap(
+        self,
+        handler: grpc.RpcMethodHandler[Any, Any],
+        method: str,
+        metadata: Mapping[str, str | bytes],
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        deserialize = handler.request_deserializer
+        parent = propagate.extract(
+            carrier={k: v for k, v in metadata.items() if isinstance(v, str)}
+        )
+        tracer = self._tracer
+        span_name = method.lstrip("/")
+
+        if handler.response_streaming:
+            stream_behavior = handler.unary_stream
+            assert stream_behavior is not None
+
+            def unary_stream(raw: bytes, context: grpc.ServicerContext) -> Iterator[Any]:
+                with tracer.start_as_current_span(
+                    span_name, context=parent, kind=SpanKind.SERVER
+                ) as span:
+                    token = None
+                    try:
+                        principal, request = self._admit(method, metadata, raw, deserialize)
+                        token = _principal.set(principal)
+                        yield from stream_behavior(request, context)
+                    except Exception as exc:
+                        self._fail(context, exc, span)
+                    finally:
+                        if token is not None:
+                            _principal.reset(token)
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream,
+                request_deserializer=None,
+                response_serializer=handler.response_serializer,
+            )
+
+        unary_behavior = handler.unary_unary
+        assert unary_behavior is not None
+
+        def unary_unary(raw: bytes, context: grpc.ServicerContext) -> Any:
+            with tracer.start_as_current_span(
+                span_name, context=parent, kind=SpanKind.SERVER
+            ) as span:
+                token = None
+                try:
+                    principal, request = self._admit(method, metadata, raw, deserialize)
+                    token = _principal.set(principal)
+                    return unary_behavior(request, context)
+                except Exception as exc:
+                    self._fail(context, exc, span)
+                    return None
+                finally:
+                    if token is not None:
+                        _principal.reset(token)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary,
+            request_deserializer=None,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,116 @@
+"""Which roles may call which method: the one authorisation table.
+
+Keys are full gRPC method names. A method missing from the table is refused for
+every party (deny by default); the federation methods peers call are absent on
+purpose: peers authenticate as regions, never with a party's API key. Ownership (a provider may
+change only its own products, a consumer see only its own licences) is checked by
+the servicers on top of this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from services.auth import Role
+
+__all__ = ["METHOD_ROLES", "SERVICE_ROLES"]
+
+ANY = frozenset(Role)
+PROVIDER = frozenset({Role.PROVIDER})
+CONSUMER = frozenset({Role.CONSUMER})
+FINANCE = frozenset({Role.FINANCE})
+OPERATOR = frozenset({Role.OPERATOR})
+PARTIES = frozenset({Role.PROVIDER, Role.CONSUMER, Role.OPERATOR})
+MARKET = frozenset({Role.PROVIDER, Role.CONSUMER, Role.FINANCE, Role.OPERATOR})
+FINANCE_VIEW = frozenset({Role.FINANCE, Role.OPERATOR, Role.PROVIDER})
+
+SERVICE_ROLES: Mapping[str, Mapping[str, frozenset[Role]]] = {
+    "bashu.ledger.v1.LedgerService": {
+        # Anyone holding a key may audit: proofs and checkpoints are public facts.
+        "GetCheckpoint": ANY,
+        "ListEntries": ANY,
+        "GetEntry": ANY,
+        "GetInclusionProof": ANY,
+        "GetConsistencyProof": ANY,
+        "ListCheckpoints": ANY,
+        "GetPublicKey": ANY,
+    },
+    "bashu.catalog.v1.CatalogService": {
+        "CreateProduct": PROVIDER,
+        "GetProduct": ANY,
+        "ListProducts": ANY,
+        "SearchProducts": ANY,
+        "UpdateProduct": PROVIDER,
+        "UnlistProduct": PROVIDER,
+        "SuspendProduct": OPERATOR,
+        "ResumeProduct": OPERATOR,
+        "GetProductRevision": ANY,
+        "ListProductRevisions": ANY,
+        "CreateTariff": PROVIDER,
+        "GetTariff": ANY,
+        "ListTariffs": ANY,
+        "SetPriceCeiling": OPERATOR,
+        "ListPriceCeilings": ANY,
+        "CreateStandardMapping": OPERATOR,
+        "GetStandardMapping": ANY,
+        "ListStandardMappings": ANY,
+    },
+    "bashu.licensing.v1.LicensingService": {
+        "CreateLicenceRequest": CONSUMER,
+        "GetLicenceRequest": PARTIES,
+        "ListLicenceRequests": PARTIES,
+        "ApproveLicenceRequest": PROVIDER,
+        "RejectLicenceRequest": PROVIDER,
+        "GetLicence": MARKET,
+        "ListLicences": MARKET,
+        "SuspendLicence": frozenset({Role.PROVIDER, Role.OPERATOR}),
+        "ResumeLicence": frozenset({Role.PROVIDER, Role.OPERATOR}),
+        "RevokeLicence": frozenset({Role.PROVIDER, Role.OPERATOR}),
+        "ListPolicyRules": ANY,
+    },
+    "bashu.access.v1.AccessService": {
+        "RegisterSource": PROVIDER,
+        "GetSource": frozenset({Role.PROVIDER, Role.OPERATOR}),
+        "ListSources": frozenset({Role.PROVIDER, Role.OPERATOR}),
+        "ReadData": CONSUMER,
+        "LookupRecord": CONSUMER,
+        "VerifyClaim": CONSUMER,
+        "GetUsageRecord": MARKET,
+        "ListUsageRecords": MARKET,
+        "SummarizeUsage": MARKET,
+        "GetUsageReceipt": frozenset({Role.CONSUMER, Role.PROVIDER}),
+    },
+    "bashu.settlement.v1.SettlementService": {
+        "ListPeriods": FINANCE_VIEW,
+        "GetPeriod": FINANCE_VIEW,
+        "ClosePeriod": FINANCE,
+        "GetStatement": FINANCE_VIEW,
+        "ListStatements": FINANCE_VIEW,
+        "SignStatement": FINANCE,
+        "ComputeNetting": FINANCE,
+        "CreateAdjustment": FINANCE,
+        "GetAdjustment": FINANCE_VIEW,
+        "ListAdjustments": FINANCE_VIEW,
+        "RaiseDispute": FINANCE,
+        "AddDisputeEvidence": FINANCE,
+        "RespondToDispute": FINANCE,
+        "DecideDispute": FINANCE,
+        "GetDispute": FINANCE_VIEW,
+        "ListDisputes": FINANCE_VIEW,
+        "Reconcile": FINANCE,
+        "GetReconciliationReport": FINANCE_VIEW,
+        "ListReconciliationReports": FINANCE_VIEW,
+        "ListReconciliationDiscrepancies": FINANCE_VIEW,
+    },
+    # Peers call the rest of this service as regions (signed requests); only the
+    # operator's status view is open to a party key.
+    "bashu.federation.v1.FederationService": {
+        "GetFederationStatus": OPERATOR,
+    },
+}
+
+METHOD_ROLES: Mapping[str, frozenset[Role]] = {
+    f"/{service}/{method}": roles
+    for service, methods in SERVICE_ROLES.items()
+    for method, roles in methods.items()
+}
