@@ -238,18 +238,35 @@ class Log:
                 current = r.head()
                 latest = r.latest_checkpoint()
             if latest is not None and (latest.tree_size == current.size or not new_if_stale):
-                return self._open(latest)
+                opened = self._open(latest)
+                # After a key rotation the newest checkpoint may carry a retired key's
+                # signature; a fresh one is signed so the latest is always the
+                # current key's.
+                if not new_if_stale or self._signed_by_current_key(latest.note):
+                    return opened
             # Size and root come from one read of the head row, so the signed root is
             # the tree's root at exactly that size.
-            cp = Checkpoint(self.origin, current.size, current.root_hash)
+            # The signing time is part of what is signed (DESIGN: size, root, time), as a
+            # C2SP checkpoint extension line that other verifiers may ignore.
+            now = self._clock()
+            cp = Checkpoint(
+                self.origin, current.size, current.root_hash, extensions=(f"time {int(now)}",)
+            )
             note = sign_checkpoint(cp, self._signer)
-            row = self._store.insert_checkpoint(cp.size, cp.root_hash, note, self._clock())
+            row = self._store.insert_checkpoint(cp.size, cp.root_hash, note, now)
             return SignedCheckpoint(note, cp, row.created_at)
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         with self._store.reading() as r:
             row = r.latest_checkpoint()
         return None if row is None else self._open(row)
+
+    def _signed_by_current_key(self, note: str) -> bool:
+        try:
+            open_checkpoint(note, self._verifiers[0], origin=self.origin)
+        except LedgerError:
+            return False
+        return True
 
     def checkpoint_at_least(self, size: int) -> SignedCheckpoint | None:
         """The smallest stored checkpoint of at least ``size`` entries, if any.

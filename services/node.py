@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -37,7 +38,7 @@ from services.config import NodeConfig
 from services.db import make_engine, session_scope
 from services.errors import ConfigError
 from services.interceptors import NodeInterceptor
-from services.keys import load_region_key
+from services.keys import known_verifiers, load_region_key
 from services.migrate import current_revision, head_revision
 from services.permissions import METHOD_ROLES
 from services.telemetry import Telemetry, setup_telemetry
@@ -115,7 +116,7 @@ def build_node(
     config: NodeConfig,
     *,
     telemetry: Telemetry | None = None,
-    ledger_factory: Callable[[Engine, Signer, str], Log] | None = None,
+    ledger_factory: Callable[[Engine, Signer, str, Path], Log] | None = None,
 ) -> Node:
     """Build everything a node needs and bind its port (the server is not started)."""
     telemetry = telemetry or setup_telemetry(config.region)
@@ -124,7 +125,7 @@ def build_node(
     signer = load_region_key(config.key_file)
     if signer.name != config.origin:
         raise ConfigError("key_file", f"key is named {signer.name!r}, expected {config.origin!r}")
-    ledger = (ledger_factory or _default_ledger)(engine, signer, config.origin)
+    ledger = (ledger_factory or _default_ledger)(engine, signer, config.origin, config.key_file)
 
     def authenticate(token: str) -> auth.Principal:
         with session_scope(engine) as session:
@@ -182,8 +183,9 @@ def build_node(
     )
 
 
-def _default_ledger(engine: Engine, signer: Signer, origin: str) -> Log:
-    return Log(engine, signer, origin)
+def _default_ledger(engine: Engine, signer: Signer, origin: str, key_file: Path) -> Log:
+    retired = known_verifiers(engine, key_file)[1:]
+    return Log(engine, signer, origin, previous_verifiers=retired)
 
 
 def serve(config: NodeConfig, *, telemetry: Telemetry | None = None) -> tuple[Node, int]:

@@ -20,12 +20,6 @@ from bashu.ledger.v1 import record_pb2
 from google.protobuf import text_format, unknown_fields
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import Engine, select
-
-from ledger.note import Verifier
-from services.config import NodeConfig
-from services.keys import load_region_key
-from services.models import RegionKey
 
 __all__ = [
     "RECORD_VERSION",
@@ -33,7 +27,6 @@ __all__ = [
     "decode_record",
     "describe_entry",
     "encode_record",
-    "known_verifiers",
 ]
 
 RECORD_VERSION = 1
@@ -121,14 +114,3 @@ def describe_entry(data: bytes) -> str:
     except DecodeError as exc:
         return f"(not a LedgerRecord: {exc})"
     return text_format.MessageToString(record, as_utf8=True)
-
-
-def known_verifiers(engine: Engine, config: NodeConfig) -> list[Verifier]:
-    """The region's current verifier key and every key it rotated away from."""
-    current = load_region_key(config.key_file)
-    verifiers = [Verifier.from_vkey(current.vkey())]
-    with engine.connect() as conn:
-        for (vkey,) in conn.execute(select(RegionKey.verifier_key)):
-            if vkey != current.vkey():
-                verifiers.append(Verifier.from_vkey(vkey))
-    return verifiers

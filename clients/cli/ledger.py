@@ -37,11 +37,13 @@ def _open_log(config_path: Path) -> tuple[NodeConfig, Log]:
     from ledger.log import Log
     from services.config import load_config
     from services.db import make_engine
-    from services.keys import load_region_key
+    from services.keys import known_verifiers, load_region_key
 
     config = load_config(config_path)
     signer = load_region_key(config.key_file)
-    return config, Log(make_engine(config.database_url), signer, config.origin)
+    engine = make_engine(config.database_url)
+    retired = known_verifiers(engine, config.key_file)[1:]
+    return config, Log(engine, signer, config.origin, previous_verifiers=retired)
 
 
 @ledger.command("verify")
@@ -55,11 +57,12 @@ def verify_cmd(config_path: Path, as_json: bool) -> None:
     from ledger.verify import verify_log
     from services.config import load_config
     from services.db import make_engine
-    from services.records import check_entry, known_verifiers
+    from services.keys import known_verifiers
+    from services.records import check_entry
 
     config = load_config(config_path)
     engine = make_engine(config.database_url)
-    verifiers = known_verifiers(engine, config)
+    verifiers = known_verifiers(engine, config.key_file)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),

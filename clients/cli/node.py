@@ -108,3 +108,26 @@ def public_key_cmd(config_path: Path) -> None:
 
     config = load_config(config_path)
     print(load_region_key(config.key_file).vkey())
+
+
+@node.command("rotate-key")
+@CONFIG_OPTION
+def rotate_key_cmd(config_path: Path) -> None:
+    """Replace the region key; the rotation is recorded in the ledger (restart the node)."""
+    from ledger.log import Log
+    from services.config import load_config
+    from services.db import make_engine
+    from services.keys import load_region_key, rotate_region_key
+
+    config = load_config(config_path)
+    engine = make_engine(config.database_url)
+    log = Log(engine, load_region_key(config.key_file), config.origin)
+    try:
+        result = rotate_region_key(config.key_file, engine, log, config.region)
+    finally:
+        log.close()
+        engine.dispose()
+    console.print(f"rotation recorded at ledger index {result.entry_index}")
+    console.print(f"  retired key  {result.old_vkey}  (kept in {result.retired_key_file})")
+    console.print(f"  new key      {result.new_vkey}")
+    console.print("restart the node so it signs with the new key")

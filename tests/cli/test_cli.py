@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -127,3 +128,87 @@ def test_serve_answers_health_and_drains_on_sigterm(node_dir: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, err
     assert "stopped" in out
+
+
+def test_key_rotation_is_a_ledger_entry_and_old_checkpoints_still_verify(
+    node_dir: Path, tmp_path: Path
+) -> None:
+    cfg = str(node_dir / "node.toml")
+    old_vkey = bashu("node", "public-key", "--config", cfg).stdout.strip()
+    old_note = bashu("ledger", "checkpoint", "--config", cfg).stdout
+    rotated = bashu("node", "rotate-key", "--config", cfg)
+    assert rotated.returncode == 0, rotated.stderr
+    new_vkey = bashu("node", "public-key", "--config", cfg).stdout.strip()
+    assert new_vkey != old_vkey
+    assert stat.S_IMODE((node_dir / "region.key").stat().st_mode) == 0o600
+    index = int(re.search(r"ledger index (\d+)", rotated.stdout).group(1))  # type: ignore[union-attr]
+    shown = bashu("ledger", "show", "--config", cfg, str(index))
+    assert shown.returncode == 0, shown.stderr
+    assert "key_rotated" in shown.stdout
+    assert old_vkey in shown.stdout.replace("\n", "")
+    # New checkpoints are signed by the new key; the old one still verifies with the old.
+    new_note = bashu("ledger", "checkpoint", "--config", cfg).stdout
+    (tmp_path / "new.note").write_text(new_note)
+    (tmp_path / "old.note").write_text(old_note)
+    check = ("ledger", "verify-checkpoint", "--key")
+    assert bashu(*check, new_vkey, str(tmp_path / "new.note")).returncode == 0
+    assert bashu(*check, old_vkey, str(tmp_path / "old.note")).returncode == 0
+    assert bashu(*check, new_vkey, str(tmp_path / "old.note")).returncode == 1
+    verify = bashu("ledger", "verify", "--config", cfg, "--json")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert json.loads(verify.stdout)["checkpoints_checked"] >= 3
+
+
+def test_prove_prints_a_tlog_proof_that_verifies(node_dir: Path, tmp_path: Path) -> None:
+    from ledger.note import Verifier
+    from ledger.tlogproof import parse_tlog_proof, verify_tlog_proof
+
+    cfg = str(node_dir / "node.toml")
+    for name in ("A", "B", "C"):
+        add = bashu("admin", "party", "add", "--config", cfg, "--name", name, "--roles", "consumer")
+        assert add.returncode == 0, add.stderr
+    out = bashu("ledger", "prove", "--config", cfg, "1", "--format", "tlog-proof")
+    assert out.returncode == 0, out.stderr
+    vkey = bashu("node", "public-key", "--config", cfg).stdout.strip()
+    shown = bashu("ledger", "show", "--config", cfg, "1")
+    leaf = re.search(r"leaf hash\s*│\s*([0-9a-f]{64})", shown.stdout)
+    assert leaf, shown.stdout
+    cp = verify_tlog_proof(
+        parse_tlog_proof(out.stdout),
+        Verifier.from_vkey(vkey),
+        leaf_hash=bytes.fromhex(leaf.group(1)),
+    )
+    assert cp.size == 3
+    missing = bashu("ledger", "show", "--config", cfg, "99")
+    assert missing.returncode == 1
+    assert len(missing.stderr.strip().splitlines()) == 1
+
+
+NODE_VERIFIER = Path(__file__).with_name("verify_note.mjs")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_an_independent_verifier_accepts_our_checkpoint(node_dir: Path) -> None:
+    cfg = str(node_dir / "node.toml")
+    note = bashu("ledger", "checkpoint", "--config", cfg).stdout
+    vkey = bashu("node", "public-key", "--config", cfg).stdout.strip()
+    node = ["node", str(NODE_VERIFIER), vkey]
+    ok = subprocess.run(node, input=note, capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    tampered = note.replace("\n", "\nx", 1)
+    bad = subprocess.run(node, input=tampered, capture_output=True, text=True, check=False)
+    assert bad.returncode == 1
+
+
+def test_verify_checkpoint_accepts_a_note_signed_elsewhere(tmp_path: Path) -> None:
+    vectors = json.loads(
+        (Path(__file__).parents[1] / "vectors" / "signed_note_vectors.json").read_text()
+    )
+    sumdb = vectors["sumdb_checkpoint"]
+    note = tmp_path / "sumdb.note"
+    note.write_text(sumdb["signed_note"])
+    ok = bashu("ledger", "verify-checkpoint", "--key", sumdb["vkey"], str(note))
+    assert ok.returncode == 0, ok.stderr
+    assert f"size {sumdb['size']}" in ok.stdout
+    note.write_text(sumdb["signed_note"].replace("6476701", "6476702"))
+    assert bashu("ledger", "verify-checkpoint", "--key", sumdb["vkey"], str(note)).returncode == 1

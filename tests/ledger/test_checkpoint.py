@@ -16,7 +16,7 @@ from ledger.errors import CheckpointError, NoteError, SignatureError
 from ledger.merkle import root_hash
 from ledger.note import CosignatureSigner, Signer, Verifier, cosign_checkpoint, sign_note
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "signed_note_vectors.json"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "signed_note_vectors.json"
 ROOT = root_hash([b"a", b"b", b"c"])
 ORIGIN = "cq.bashu.example/ledger"
 LOG = Signer(ORIGIN, bytes(range(32)))
@@ -26,7 +26,7 @@ LOG_V = Verifier.from_vkey(LOG.vkey())
 @pytest.fixture(scope="module")
 def sumdb() -> dict[str, Any]:
     if not VECTORS.is_file():
-        pytest.skip(f"published vectors not found at {VECTORS} (expected <repo>/../shared)")
+        pytest.skip(f"published vectors not found at {VECTORS} (copied from shared/vectors)")
     data: dict[str, Any] = json.loads(VECTORS.read_text(encoding="utf-8"))["sumdb_checkpoint"]
     return data
 

@@ -51,7 +51,7 @@ from ledger.merkle import (
 )
 
 # CI clones the repo next to a copy of shared/: <repo>/../shared/vectors.
-VECTORS_DIR = Path(__file__).resolve().parents[3] / "shared" / "vectors"
+VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 RFC_VECTORS = VECTORS_DIR / "rfc6962_vectors.json"
 
 PROPS = settings(database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -59,7 +59,7 @@ PROPS = settings(database=None, deadline=None, suppress_health_check=[HealthChec
 
 def _load() -> dict[str, Any]:
     if not RFC_VECTORS.is_file():
-        pytest.skip(f"published vectors not found at {RFC_VECTORS} (expected <repo>/../shared)")
+        pytest.skip(f"published vectors not found at {RFC_VECTORS} (copied from shared/vectors)")
     data: dict[str, Any] = json.loads(RFC_VECTORS.read_text(encoding="utf-8"))
     return data
 

@@ -36,7 +36,7 @@ from ledger.note import (
     verify_cosignature,
 )
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "signed_note_vectors.json"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "signed_note_vectors.json"
 PROPS = settings(database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 SEED_A = bytes(range(32))
@@ -47,7 +47,7 @@ CHECKPOINT_TEXT = "example.com/log\n5\nqINS1GRFhWHwdkUeqLEoP4yEMkTBBzxBkGwGQlVlV
 @pytest.fixture(scope="module")
 def vectors() -> dict[str, Any]:
     if not VECTORS.is_file():
-        pytest.skip(f"published vectors not found at {VECTORS} (expected <repo>/../shared)")
+        pytest.skip(f"published vectors not found at {VECTORS} (copied from shared/vectors)")
     data: dict[str, Any] = json.loads(VECTORS.read_text(encoding="utf-8"))
     return data
 
