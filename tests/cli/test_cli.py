@@ -212,3 +212,40 @@ def test_verify_checkpoint_accepts_a_note_signed_elsewhere(tmp_path: Path) -> No
     assert f"size {sumdb['size']}" in ok.stdout
     note.write_text(sumdb["signed_note"].replace("6476701", "6476702"))
     assert bashu("ledger", "verify-checkpoint", "--key", sumdb["vkey"], str(note)).returncode == 1
+
+
+def test_verify_names_the_first_tampered_entry(node_dir: Path, db_url: str) -> None:
+    import sqlite3
+
+    if not db_url.startswith("sqlite"):
+        pytest.skip("tampering is exercised on PostgreSQL in tests/ledger")
+    cfg = str(node_dir / "node.toml")
+    for name in ("A", "B", "C", "D"):
+        add = bashu("admin", "party", "add", "--config", cfg, "--name", name, "--roles", "consumer")
+        assert add.returncode == 0, add.stderr
+    assert bashu("ledger", "verify", "--config", cfg).returncode == 0
+    db = sqlite3.connect(node_dir / "node.db")
+    (data,) = db.execute("SELECT data FROM ledger_entries WHERE idx = 2").fetchone()
+    flipped = bytes([data[0]]) + bytes([data[1] ^ 0x01]) + data[2:]
+    db.execute("UPDATE ledger_entries SET data = ? WHERE idx = 2", (flipped,))
+    db.commit()
+    db.close()
+    res = bashu("ledger", "verify", "--config", cfg)
+    assert res.returncode == 1
+    assert "index 2" in res.stderr
+    summary = json.loads(bashu("ledger", "verify", "--config", cfg, "--json").stdout)
+    assert summary["ok"] is False
+    assert summary["first_bad_index"] == 2
+
+
+def test_database_url_from_environment_overrides_config(node_dir: Path, tmp_path: Path) -> None:
+    cfg = str(node_dir / "node.toml")
+    other = tmp_path / "other.db"
+    env = {"BASHU_DATABASE_URL": f"sqlite:///{other}"}
+    assert bashu("node", "migrate", "--config", cfg, env=env).returncode == 0
+    assert other.exists()
+    add = bashu("admin", "party", "add", "--config", cfg, "--name", "Env", "--roles", "consumer",
+                env=env)  # fmt: skip
+    assert add.returncode == 0, add.stderr
+    assert "Env" in bashu("admin", "party", "list", "--config", cfg, env=env).stdout
+    assert "Env" not in bashu("admin", "party", "list", "--config", cfg).stdout
