@@ -18,6 +18,15 @@ Example::
     [ledger]
     checkpoint_interval_s = 10.0
 
+    [federation]                     # optional; the defaults suit production
+    witness_interval_s = 30.0
+
+    [[peers]]                        # one table per peer region (bashu federation add-peer)
+    region = "cq"
+    address = "cq.bashu.example:50051"
+    verifier_key = "bashu.exchange/log/cq+1a2b3c4d+AQ…"   # `bashu node public-key` on cq
+    ca_file = "peers/cq-ca.pem"      # optional: TLS to this peer (plaintext when absent)
+
 ``BASHU_DATABASE_URL`` in the environment overrides ``database_url``. All limits live
 in one frozen dataclass so the composition root is the only reader of the file.
 """
@@ -31,9 +40,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ledger.errors import NoteError
+from ledger.note import Verifier
 from services.errors import ConfigError
 
-__all__ = ["DATABASE_URL_ENV", "Limits", "NodeConfig", "TlsConfig", "load_config", "render_config"]
+__all__ = [
+    "DATABASE_URL_ENV",
+    "FederationSettings",
+    "Limits",
+    "NodeConfig",
+    "PeerConfig",
+    "PeerTls",
+    "TlsConfig",
+    "load_config",
+    "render_config",
+    "render_peer",
+]
 
 DATABASE_URL_ENV = "BASHU_DATABASE_URL"
 REGION_RE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
@@ -57,6 +79,77 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class PeerTls:
+    """TLS towards one peer: the CA that signed its certificate, and for mutual TLS
+    this node's client certificate and key. ``ca_file`` None uses the system roots."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    """One peer region: where it listens and the key its requests and checkpoints
+    are signed with (``bashu node public-key`` on that node)."""
+
+    region: str
+    address: str
+    verifier_key: str
+    # Keys the peer rotated away from: still accepted for its requests (chosen by
+    # x-bashu-key-id) and for its checkpoints signed before the rotation.
+    previous_verifier_keys: tuple[str, ...] = ()
+    tls: PeerTls | None = None
+
+    @property
+    def origin(self) -> str:
+        return ORIGIN_PREFIX + self.region
+
+    @property
+    def verifier_keys(self) -> tuple[str, ...]:
+        return (self.verifier_key, *self.previous_verifier_keys)
+
+
+@dataclass(frozen=True)
+class FederationSettings:
+    """Timings of the node's federation work (all in seconds)."""
+
+    # How often each peer's checkpoint is fetched, checked and cosigned.
+    witness_interval_s: float = 30.0
+    # How often the outbox is scanned for due messages.
+    deliver_interval_s: float = 2.0
+    # Retry backoff of undelivered messages: base * 2^(attempt-1), capped, jittered.
+    retry_base_s: float = 1.0
+    retry_max_s: float = 300.0
+    # Deadline of one call to a peer (delivery, witnessing).
+    peer_timeout_s: float = 10.0
+    # A peer unreachable for longer than this raises PEER_UNREACHABLE.
+    unreachable_alarm_s: float = 300.0
+    # At most one CheckpointWitnessed ledger entry per peer per this interval (0: none).
+    # Every entry grows our log, which the peers then witness: recording every
+    # cosignature would make idle regions append to each other forever.
+    witness_record_interval_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "witness_interval_s",
+            "deliver_interval_s",
+            "retry_base_s",
+            "retry_max_s",
+            "peer_timeout_s",
+            "unreachable_alarm_s",
+        ):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ConfigError(f"federation.{name}", f"must be > 0, got {value!r}")
+        if self.retry_max_s < self.retry_base_s:
+            raise ConfigError("federation.retry_max_s", "must be >= retry_base_s")
+        if self.witness_record_interval_s < 0:
+            raise ConfigError("federation.witness_record_interval_s", "must be >= 0")
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     region: str
     listen: str
@@ -66,12 +159,25 @@ class NodeConfig:
     tls: TlsConfig | None = None
     limits: Limits = field(default_factory=Limits)
     checkpoint_interval_s: float = 10.0
+    peers: tuple[PeerConfig, ...] = ()
+    federation: FederationSettings = field(default_factory=FederationSettings)
 
     def __post_init__(self) -> None:
         if not REGION_RE.match(self.region):
             raise ConfigError("region", f"{self.region!r} is not a region id (e.g. 'sc')")
         if ":" not in self.listen:
             raise ConfigError("listen", f"{self.listen!r} is not HOST:PORT")
+        seen: set[str] = set()
+        for i, peer in enumerate(self.peers):
+            if peer.region == self.region:
+                raise ConfigError(f"peers[{i}].region", "a node is not its own peer")
+            if peer.region in seen:
+                raise ConfigError(f"peers[{i}].region", f"peer {peer.region!r} is listed twice")
+            seen.add(peer.region)
+
+    def peer(self, region: str) -> PeerConfig | None:
+        """The configured peer ``region``, or None."""
+        return next((p for p in self.peers if p.region == region), None)
 
     @property
     def origin(self) -> str:
@@ -82,6 +188,105 @@ class NodeConfig:
 def _path(base: Path, value: str) -> Path:
     p = Path(value)
     return p if p.is_absolute() else base / p
+
+
+def _check_vkey(value: object, region: str, where: str) -> str:
+    """A peer key must be a valid Ed25519 C2SP verifier key named after its log."""
+    if not isinstance(value, str):
+        raise ConfigError(where, "must be a string")
+    try:
+        verifier = Verifier.from_vkey(value.strip())
+    except NoteError as exc:
+        raise ConfigError(where, f"not a C2SP Ed25519 verifier key: {exc}") from None
+    if verifier.name != ORIGIN_PREFIX + region:
+        raise ConfigError(
+            where, f"key is named {verifier.name!r}, expected {ORIGIN_PREFIX + region!r}"
+        )
+    return value.strip()
+
+
+def _peer(base: Path, raw: object, i: int) -> PeerConfig:
+    where = f"peers[{i}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(where, "must be a table ([[peers]])")
+    known = {
+        "region",
+        "address",
+        "verifier_key",
+        "previous_verifier_keys",
+        "ca_file",
+        "cert_file",
+        "key_file",
+        "server_name",
+    }
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}", "is not a peer setting")
+    for required in ("region", "address", "verifier_key"):
+        if not raw.get(required):
+            raise ConfigError(f"{where}.{required}", "is required")
+    region = raw["region"]
+    if not isinstance(region, str) or not REGION_RE.match(region):
+        raise ConfigError(f"{where}.region", f"{region!r} is not a region id (e.g. 'cq')")
+    address = raw["address"]
+    host, _, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
+    if not host or not port.isdigit() or any(c.isspace() for c in host):
+        raise ConfigError(f"{where}.address", f"{address!r} is not HOST:PORT")
+    vkey = _check_vkey(raw["verifier_key"], region, f"{where}.verifier_key")
+    previous = raw.get("previous_verifier_keys", [])
+    if not isinstance(previous, list):
+        raise ConfigError(f"{where}.previous_verifier_keys", "must be a list of keys")
+    old = tuple(
+        _check_vkey(k, region, f"{where}.previous_verifier_keys[{j}]")
+        for j, k in enumerate(previous)
+    )
+    tls = None
+    if any(raw.get(k) for k in ("ca_file", "cert_file", "key_file", "server_name")):
+        files: dict[str, Path | None] = {}
+        for name in ("ca_file", "cert_file", "key_file"):
+            value = raw.get(name) or ""
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}.{name}", "must be a path")
+            files[name] = _path(base, value) if value else None
+        if (files["cert_file"] is None) != (files["key_file"] is None):
+            raise ConfigError(
+                f"{where}.cert_file", "cert_file and key_file go together (mutual TLS)"
+            )
+        server_name = raw.get("server_name") or None
+        if server_name is not None and not isinstance(server_name, str):
+            raise ConfigError(f"{where}.server_name", "must be a host name")
+        tls = PeerTls(
+            ca_file=files["ca_file"],
+            cert_file=files["cert_file"],
+            key_file=files["key_file"],
+            server_name=server_name,
+        )
+    return PeerConfig(
+        region=region, address=address, verifier_key=vkey, previous_verifier_keys=old, tls=tls
+    )
+
+
+def _peers(base: Path, raw: object) -> tuple[PeerConfig, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("peers", "must be an array of tables ([[peers]])")
+    return tuple(_peer(base, p, i) for i, p in enumerate(raw))
+
+
+def _federation(raw: object) -> FederationSettings:
+    if raw is None:
+        return FederationSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError("federation", "must be a table")
+    fields = {f for f in FederationSettings.__dataclass_fields__}
+    unknown = sorted(set(raw) - fields)
+    if unknown:
+        raise ConfigError(f"federation.{unknown[0]}", "is not a federation setting")
+    values: dict[str, float] = {}
+    for name, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"federation.{name}", "must be a number of seconds")
+        values[name] = float(value)
+    return FederationSettings(**values)
 
 
 def load_config(path: str | os.PathLike[str]) -> NodeConfig:
@@ -120,6 +325,8 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
             tls=tls,
             limits=limits,
             checkpoint_interval_s=float(raw.get("ledger", {}).get("checkpoint_interval_s", 10.0)),
+            peers=_peers(base, raw.get("peers", [])),
+            federation=_federation(raw.get("federation")),
         )
     except KeyError as exc:
         raise ConfigError(str(exc.args[0]), "is required in node.toml") from None
@@ -144,3 +351,32 @@ def render_config(region: str, listen: str, database_url: str, key_file: str) ->
         "\n[ledger]\n"
         "checkpoint_interval_s = 10.0\n"
     )
+
+
+def render_peer(
+    region: str,
+    address: str,
+    verifier_key: str,
+    *,
+    ca_file: str = "",
+    cert_file: str = "",
+    key_file: str = "",
+    server_name: str = "",
+) -> str:
+    """The ``[[peers]]`` table for one peer, to append to ``node.toml``."""
+    lines = [
+        "",
+        "[[peers]]",
+        f"region = {_toml_str(region)}",
+        f"address = {_toml_str(address)}",
+        f"verifier_key = {_toml_str(verifier_key)}",
+    ]
+    for name, value in (
+        ("ca_file", ca_file),
+        ("cert_file", cert_file),
+        ("key_file", key_file),
+        ("server_name", server_name),
+    ):
+        if value:
+            lines.append(f"{name} = {_toml_str(value)}")
+    return "\n".join(lines) + "\n"

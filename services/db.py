@@ -28,9 +28,22 @@ from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as _sa_create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
-__all__ = ["is_sqlite", "make_engine", "normalise_url", "session_scope", "sessionmaker_for"]
+__all__ = [
+    "is_sqlite",
+    "make_engine",
+    "normalise_url",
+    "read_scope",
+    "readonly",
+    "session_scope",
+    "sessionmaker_for",
+]
+
+# Execution option that makes the SQLite begin hook issue a plain (deferred) BEGIN: a
+# read in WAL mode sees the last commit without taking the write lock, so it must not
+# queue behind group commits the way a BEGIN IMMEDIATE would.
+_READONLY = "bashu_readonly"
 
 # How long a SQLite writer waits for another writer before giving up. Group commit
 # keeps transactions short, so a long wait means something is wrong elsewhere.
@@ -57,9 +70,12 @@ def make_engine(url: str, *, pool_size: int = 8, echo: bool = False) -> Engine:
         engine = _sa_create_engine(
             url,
             echo=echo,
-            # One connection per checkout: SQLite connections are cheap, and a pool of
-            # them shared between threads would need check_same_thread games.
-            poolclass=NullPool,
+            # Pooled: opening a connection costs its PRAGMAs, which on the hot path
+            # (authentication, lookups) was most of a call. A pooled connection is used
+            # by one thread at a time, hence check_same_thread=False.
+            poolclass=QueuePool,
+            pool_size=pool_size,
+            max_overflow=4 * pool_size,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
         )
         _configure_sqlite(engine)
@@ -87,11 +103,29 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        readonly_txn = conn.get_execution_options().get(_READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly_txn else "BEGIN IMMEDIATE")
 
 
 def sessionmaker_for(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def readonly(engine: Engine) -> Engine:
+    """The same engine (same pool) for transactions that only read.
+
+    On SQLite they begin DEFERRED, so they never wait for the write lock; elsewhere
+    this is the engine itself. Writing through it on SQLite would fail at the first
+    write with SQLITE_BUSY rather than wait, so use it only for reads.
+    """
+    return engine.execution_options(**{_READONLY: True}) if is_sqlite(engine) else engine
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A session for reads only (see :func:`readonly`)."""
+    with Session(readonly(engine), expire_on_commit=False) as session, session.begin():
+        yield session
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from ledger import errors as ledger_errors
 __all__ = [
     "ERROR_DOMAIN",
     "STATUS_TABLE",
+    "AbortedError",
     "AlreadyExistsError",
     "BashuError",
     "ConfigError",
@@ -105,6 +106,12 @@ class UnavailableError(BashuError):
     reason = "UNAVAILABLE"
 
 
+class AbortedError(BashuError):
+    """A concurrency conflict the caller resolves by re-reading and retrying."""
+
+    reason = "ABORTED"
+
+
 class QuotaExceededError(BashuError):
     """A licence's quota would be exceeded; nothing was delivered or metered."""
 
@@ -149,6 +156,7 @@ STATUS_TABLE: dict[type[BaseException], tuple[grpc.StatusCode, str]] = {
     UnauthenticatedError: (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED"),
     FailedPreconditionError: (grpc.StatusCode.FAILED_PRECONDITION, "FAILED_PRECONDITION"),
     UnavailableError: (grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE"),
+    AbortedError: (grpc.StatusCode.ABORTED, "ABORTED"),
     QuotaExceededError: (grpc.StatusCode.RESOURCE_EXHAUSTED, "QUOTA_EXHAUSTED"),
     BashuError: (grpc.StatusCode.INTERNAL, "INTERNAL"),
     # A method whose shape is in the API but whose implementation has not landed.

@@ -6,7 +6,11 @@ Every RPC that reaches a servicer has passed, in this order:
    trace from the W3C ``traceparent`` metadata (so a cross-region call is one trace).
 2. **Authentication** — ``authorization: Bearer <key>`` resolved to a
    :class:`~services.auth.Principal`; a missing, malformed, unknown or revoked key is
-   ``UNAUTHENTICATED``.
+   ``UNAUTHENTICATED``. On a method peers may call (``PEER_METHODS``), signed
+   ``x-bashu-*`` metadata authenticates the calling REGION instead
+   (:class:`~services.peer_auth.Peer`); a method only peers may call never looks at
+   an API key (a party's key never crosses regions) and refuses a call without the
+   metadata as ``PEER_AUTH_MISSING``.
 3. **Authorisation** — the method's roles from :data:`services.permissions.METHOD_ROLES`;
    a method not in the table is refused (deny by default) with ``PERMISSION_DENIED``.
 4. **Parsing** — requests are deserialised here rather than by gRPC, so that bytes
@@ -17,7 +21,8 @@ Every RPC that reaches a servicer has passed, in this order:
    through the one table in :mod:`services.errors`; anything unexpected is logged and
    answered ``INTERNAL`` without internals leaking to the caller.
 
-Servicers read the caller with :func:`current_principal`.
+Servicers read the caller with :func:`current_principal` (a party of this region) or
+:func:`current_peer` (a peer region); :func:`current_caller` returns whichever it is.
 """
 
 from __future__ import annotations
@@ -46,8 +51,16 @@ from services.errors import (
     UnauthenticatedError,
     status_for,
 )
+from services.peer_auth import Peer, PeerAuthenticator, has_peer_metadata
 
-__all__ = ["PUBLIC_METHOD_PREFIXES", "NodeInterceptor", "current_principal", "rich_status"]
+__all__ = [
+    "PUBLIC_METHOD_PREFIXES",
+    "NodeInterceptor",
+    "current_caller",
+    "current_peer",
+    "current_principal",
+    "rich_status",
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +75,32 @@ _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "bashu_principal", default=None
 )
 
+_peer: contextvars.ContextVar[Peer | None] = contextvars.ContextVar("bashu_peer", default=None)
+
 Authenticator = Callable[[str], Principal]
+Caller = Principal | Peer
 
 
 def current_principal() -> Principal:
-    """The authenticated caller of the RPC being served (set by the interceptor)."""
+    """The authenticated party calling the RPC being served (set by the interceptor)."""
     principal = _principal.get()
     if principal is None:
         raise UnauthenticatedError("no authenticated caller", reason="UNAUTHENTICATED")
     return principal
+
+
+def current_peer() -> Peer:
+    """The authenticated peer region calling the RPC being served."""
+    peer = _peer.get()
+    if peer is None:
+        raise UnauthenticatedError("the caller is not a peer region", reason="PEER_AUTH_MISSING")
+    return peer
+
+
+def current_caller() -> Caller:
+    """The party or the peer region calling the RPC being served."""
+    peer = _peer.get()
+    return peer if peer is not None else current_principal()
 
 
 def rich_status(exc: BaseException) -> status_pb2.Status:
@@ -127,6 +157,16 @@ def _bearer(metadata: Mapping[str, str | bytes]) -> str | None:
     return token.strip()
 
 
+def _enter(caller: Caller, span: trace.Span) -> Callable[[], None]:
+    """Make ``caller`` current for the servicer; return what undoes it."""
+    if isinstance(caller, Peer):
+        span.set_attribute("bashu.peer.region", caller.region)
+        peer_token = _peer.set(caller)
+        return lambda: _peer.reset(peer_token)
+    token = _principal.set(caller)
+    return lambda: _principal.reset(token)
+
+
 class NodeInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
     """Wraps every registered method; see the module docstring for the order."""
 
@@ -135,10 +175,15 @@ class NodeInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         authenticate: Authenticator,
         method_roles: Mapping[str, frozenset[Role]],
         tracer: Tracer | None = None,
+        *,
+        peer_authenticator: PeerAuthenticator | None = None,
+        peer_methods: frozenset[str] = frozenset(),
     ) -> None:
         self._authenticate = authenticate
         self._method_roles = method_roles
         self._tracer = tracer or trace.get_tracer("bashu.node")
+        self._peer_auth = peer_authenticator
+        self._peer_methods = peer_methods
 
     def intercept_service(
         self,
@@ -163,7 +208,39 @@ class NodeInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         metadata: Mapping[str, str | bytes],
         raw: bytes,
         deserialize: Callable[[bytes], Any] | None,
-    ) -> tuple[Principal, Any]:
+    ) -> tuple[Caller, Any]:
+        caller = self._identify(method, metadata, raw, deserialize)
+        if deserialize is None:
+            return caller, raw
+        try:
+            request = deserialize(raw)
+        except (DecodeError, ValueError, TypeError) as exc:
+            raise InvalidArgumentError(
+                [FieldViolation("request", "not a valid protobuf message")]
+            ) from exc
+        return caller, request
+
+    def _identify(
+        self,
+        method: str,
+        metadata: Mapping[str, str | bytes],
+        raw: bytes,
+        deserialize: Callable[[bytes], Any] | None,
+    ) -> Caller:
+        peer_allowed = self._peer_auth is not None and method in self._peer_methods
+        if peer_allowed and has_peer_metadata(metadata):
+            assert self._peer_auth is not None
+            return self._peer_auth.authenticate(method, metadata, raw, deserialize)
+        if peer_allowed and method not in self._method_roles:
+            # Deliberately not a look-up of the API key: a peer method says nothing
+            # about whether a party's key is valid.
+            raise UnauthenticatedError(
+                f"{method} is called by peer regions with signed x-bashu-* metadata",
+                reason="PEER_AUTH_MISSING",
+            )
+        return self._authenticate_party(method, metadata)
+
+    def _authenticate_party(self, method: str, metadata: Mapping[str, str | bytes]) -> Principal:
         token = _bearer(metadata)
         if token is None:
             raise UnauthenticatedError("missing API key", reason="API_KEY_MISSING")
@@ -180,15 +257,7 @@ class NodeInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
                 reason="ROLE_NOT_ALLOWED",
                 metadata={"required_roles": need},
             )
-        if deserialize is None:
-            return principal, raw
-        try:
-            request = deserialize(raw)
-        except (DecodeError, ValueError, TypeError) as exc:
-            raise InvalidArgumentError(
-                [FieldViolation("request", "not a valid protobuf message")]
-            ) from exc
-        return principal, request
+        return principal
 
     def _fail(self, context: grpc.ServicerContext, exc: Exception, span: trace.Span) -> None:
         if status_for(exc) is None:
@@ -219,16 +288,16 @@ class NodeInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
                 with tracer.start_as_current_span(
                     span_name, context=parent, kind=SpanKind.SERVER
                 ) as span:
-                    token = None
+                    reset: Callable[[], None] | None = None
                     try:
-                        principal, request = self._admit(method, metadata, raw, deserialize)
-                        token = _principal.set(principal)
+                        caller, request = self._admit(method, metadata, raw, deserialize)
+                        reset = _enter(caller, span)
                         yield from stream_behavior(request, context)
                     except Exception as exc:
                         self._fail(context, exc, span)
                     finally:
-                        if token is not None:
-                            _principal.reset(token)
+                        if reset is not None:
+                            reset()
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream,
@@ -243,17 +312,17 @@ class NodeInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
             with tracer.start_as_current_span(
                 span_name, context=parent, kind=SpanKind.SERVER
             ) as span:
-                token = None
+                reset: Callable[[], None] | None = None
                 try:
-                    principal, request = self._admit(method, metadata, raw, deserialize)
-                    token = _principal.set(principal)
+                    caller, request = self._admit(method, metadata, raw, deserialize)
+                    reset = _enter(caller, span)
                     return unary_behavior(request, context)
                 except Exception as exc:
                     self._fail(context, exc, span)
                     return None
                 finally:
-                    if token is not None:
-                        _principal.reset(token)
+                    if reset is not None:
+                        reset()
 
         return grpc.unary_unary_rpc_method_handler(
             unary_unary,

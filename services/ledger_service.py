@@ -2,12 +2,15 @@
 
 Thin by design: it converts protobuf to calls on :class:`ledger.log.Log` and back.
 Every proof answer carries the signed checkpoint it is against, so a client can
-verify the proof with nothing but the region's public key.
+verify the proof with nothing but the region's public key. ``GetCheckpoint`` also
+hands out the peers' witness cosignatures of that checkpoint, found by the
+``cosignatures`` look-up the node wires in (see :mod:`services.witness`).
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Sequence
 
 import grpc
 from bashu.common.v1 import common_pb2
@@ -75,12 +78,27 @@ def _page_size(value: int) -> int:
     return min(value or DEFAULT_PAGE, MAX_PAGE)
 
 
+# (tree size, root hash) -> the cosignatures witnesses made of that checkpoint.
+CosignatureLookup = Callable[[int, bytes], Sequence[common_pb2.Cosignature]]
+
+
+def _no_cosignatures(_size: int, _root: bytes) -> Sequence[common_pb2.Cosignature]:
+    return ()
+
+
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
-    def __init__(self, log: Log, signer: Signer, region: str) -> None:
+    def __init__(
+        self,
+        log: Log,
+        signer: Signer,
+        region: str,
+        cosignatures: CosignatureLookup = _no_cosignatures,
+    ) -> None:
         self._log = log
         self._signer = signer
         self._region = region
         self._log_name = f"regions/{region}/log"
+        self._cosignatures = cosignatures
 
     def _check_log(self, name: str) -> None:
         if name and name != self._log_name:
@@ -114,7 +132,10 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             from ledger.errors import TreeSizeError
 
             raise TreeSizeError(request.min_tree_size, signed.checkpoint.size)
-        return ledger_pb2.GetCheckpointResponse(checkpoint=checkpoint_message(signed))
+        return ledger_pb2.GetCheckpointResponse(
+            checkpoint=checkpoint_message(signed),
+            cosignatures=self._cosignatures(signed.checkpoint.size, signed.checkpoint.root_hash),
+        )
 
     def ListEntries(
         self, request: ledger_pb2.ListEntriesRequest, context: grpc.ServicerContext

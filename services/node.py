@@ -1,8 +1,10 @@
 """The composition root: the one place that wires a regional node together.
 
 From a :class:`~services.config.NodeConfig` it builds the database engine, loads the
-region key, opens the ledger, creates the servicers and the interceptor, registers
-health checking (per service) and reflection, and binds the port::
+region key, opens the ledger, builds the federation (peer channels, peer
+authentication, outbox deliverer and witness, whose threads start and stop with the
+node), creates the servicers and the interceptor, registers health checking (per
+service) and reflection, and binds the port::
 
     node = build_node(load_config("/var/bashu/sc/node.toml"))
     node.start()
@@ -35,12 +37,14 @@ from ledger.log import Log
 from ledger.note import Signer
 from services import auth, registry
 from services.config import NodeConfig
-from services.db import make_engine, session_scope
+from services.db import make_engine, readonly
 from services.errors import ConfigError
+from services.federation import Federation, build_federation
 from services.interceptors import NodeInterceptor
 from services.keys import known_verifiers, load_region_key
 from services.migrate import current_revision, head_revision
-from services.permissions import METHOD_ROLES
+from services.outbox import MessageHandlers
+from services.permissions import METHOD_ROLES, PEER_METHODS
 from services.telemetry import Telemetry, setup_telemetry
 
 __all__ = ["Node", "build_node", "run_forever", "serve"]
@@ -61,6 +65,8 @@ class Node:
     health: health.HealthServicer
     telemetry: Telemetry
     service_names: list[str] = field(default_factory=list)
+    # Peers, outbox/inbox, witness: background threads started and stopped here.
+    federation: Federation | None = None
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -71,6 +77,8 @@ class Node:
     def start(self) -> None:
         self.server.start()
         self.ledger.start_checkpointing(self.config.checkpoint_interval_s)
+        if self.federation is not None:
+            self.federation.start()
         for name in [*self.service_names, ""]:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
@@ -81,6 +89,10 @@ class Node:
         self._stopped.set()
         # Tell load balancers first so they stop routing here while we drain.
         self.health.enter_graceful_shutdown()
+        # The deliverer and the witness finish their current round (bounded by the
+        # peer call deadline) before the ledger and the database go away.
+        if self.federation is not None:
+            self.federation.stop()
         grace = self.config.limits.drain_grace_s if grace is None else grace
         self.server.stop(grace).wait()
         self.ledger.close()
@@ -117,8 +129,12 @@ def build_node(
     *,
     telemetry: Telemetry | None = None,
     ledger_factory: Callable[[Engine, Signer, str, Path], Log] | None = None,
+    message_handlers: MessageHandlers | None = None,
 ) -> Node:
-    """Build everything a node needs and bind its port (the server is not started)."""
+    """Build everything a node needs and bind its port (the server is not started).
+
+    ``message_handlers`` replaces the default handlers of peer messages (tests).
+    """
     telemetry = telemetry or setup_telemetry(config.region)
     engine = make_engine(config.database_url)
     _check_schema(engine)
@@ -127,11 +143,23 @@ def build_node(
         raise ConfigError("key_file", f"key is named {signer.name!r}, expected {config.origin!r}")
     ledger = (ledger_factory or _default_ledger)(engine, signer, config.origin, config.key_file)
 
-    def authenticate(token: str) -> auth.Principal:
-        with session_scope(engine) as session:
-            return auth.authenticate(session, token)
+    auth_engine = readonly(engine)
 
-    interceptor = NodeInterceptor(authenticate, METHOD_ROLES, telemetry.tracer)
+    def authenticate(token: str) -> auth.Principal:
+        # A read: it must not queue behind the ledger's and metering's group commits.
+        with auth_engine.connect() as conn:
+            return auth.authenticate(conn, token)
+
+    federation = build_federation(
+        config, engine, signer, ledger, meter=telemetry.meter, handlers=message_handlers
+    )
+    interceptor = NodeInterceptor(
+        authenticate,
+        METHOD_ROLES,
+        telemetry.tracer,
+        peer_authenticator=federation.authenticator,
+        peer_methods=PEER_METHODS,
+    )
     options: list[tuple[str, Any]] = [
         ("grpc.max_receive_message_length", config.limits.max_message_bytes),
         ("grpc.max_send_message_length", config.limits.max_message_bytes),
@@ -144,7 +172,9 @@ def build_node(
         interceptors=[interceptor],
         options=options,
     )
-    ctx = registry.NodeContext(config=config, engine=engine, signer=signer, ledger=ledger)
+    ctx = registry.NodeContext(
+        config=config, engine=engine, signer=signer, ledger=ledger, federation=federation
+    )
     service_names = registry.register_services(server, ctx)
 
     health_servicer = health.HealthServicer(
@@ -180,6 +210,7 @@ def build_node(
         health=health_servicer,
         telemetry=telemetry,
         service_names=service_names,
+        federation=federation,
     )
 
 

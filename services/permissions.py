@@ -5,6 +5,10 @@ every party (deny by default); the federation methods peers call are absent on
 purpose: peers authenticate as regions, never with a party's API key. Ownership (a provider may
 change only its own products, a consumer see only its own licences) is checked by
 the servicers on top of this.
+
+:data:`PEER_METHODS` lists what a peer region may call (with signed metadata, see
+:mod:`services.peer_auth`). A method in both tables takes either credential; a
+method only in :data:`PEER_METHODS` never looks at an API key.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Mapping
 
 from services.auth import Role
 
-__all__ = ["METHOD_ROLES", "SERVICE_ROLES"]
+__all__ = ["METHOD_ROLES", "PEER_METHODS", "SERVICE_ROLES"]
 
 ANY = frozenset(Role)
 PROVIDER = frozenset({Role.PROVIDER})
@@ -43,7 +47,9 @@ SERVICE_ROLES: Mapping[str, Mapping[str, frozenset[Role]]] = {
         "UpdateProduct": PROVIDER,
         "UnlistProduct": PROVIDER,
         "SuspendProduct": OPERATOR,
-        "ResumeProduct": OPERATOR,
+        # The owner lists its UNLISTED product again; only operators lift a suspension
+        # (checked by the catalog).
+        "ResumeProduct": frozenset({Role.PROVIDER, Role.OPERATOR}),
         "GetProductRevision": ANY,
         "ListProductRevisions": ANY,
         "CreateTariff": PROVIDER,
@@ -103,9 +109,12 @@ SERVICE_ROLES: Mapping[str, Mapping[str, frozenset[Role]]] = {
         "ListReconciliationDiscrepancies": FINANCE_VIEW,
     },
     # Peers call the rest of this service as regions (signed requests); only the
-    # operator's status view is open to a party key.
+    # operator's views are open to a party key (GetPeerInfo to check a peer before
+    # configuring it, GetCosignatures to read any peer's cosignatures).
     "bashu.federation.v1.FederationService": {
         "GetFederationStatus": OPERATOR,
+        "GetPeerInfo": OPERATOR,
+        "GetCosignatures": OPERATOR,
     },
 }
 
@@ -114,3 +123,36 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = {
     for service, methods in SERVICE_ROLES.items()
     for method, roles in methods.items()
 }
+
+_PEER_SERVICE_METHODS: Mapping[str, tuple[str, ...]] = {
+    # Every FederationService method but the operator's status view.
+    "bashu.federation.v1.FederationService": (
+        "GetPeerInfo",
+        "SearchCatalog",
+        "ForwardLicenceRequest",
+        "ForwardReadData",
+        "ForwardLookupRecord",
+        "ForwardVerifyClaim",
+        "DeliverMessages",
+        "GetCosignatures",
+        "GetPeriodSummary",
+        "ExportPeriodRecords",
+        "ListSignedStatements",
+    ),
+    # Witnessing and receipt proofs: a peer reads the log like any auditor.
+    "bashu.ledger.v1.LedgerService": (
+        "GetCheckpoint",
+        "ListEntries",
+        "GetEntry",
+        "GetInclusionProof",
+        "GetConsistencyProof",
+        "ListCheckpoints",
+        "GetPublicKey",
+    ),
+}
+
+PEER_METHODS: frozenset[str] = frozenset(
+    f"/{service}/{method}"
+    for service, methods in _PEER_SERVICE_METHODS.items()
+    for method in methods
+)

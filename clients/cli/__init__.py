@@ -1,7 +1,10 @@
 """The ``bashu`` command line.
 
 Commands are grouped by who uses them: ``node`` and ``admin`` (operators, acting on
-the node's own files and database), ``ledger`` (operators and auditors). Expected
+the node's own files and database), ``ledger`` (operators and auditors), ``product``
+and ``licence`` (providers, consumers and operators, through a running node), ``data``
+and ``usage`` (metered data calls and what they cost), ``federation`` (peers, the
+outbox and witnessing). Expected
 failures print one line to stderr and exit non-zero; tracebacks are only for bugs.
 """
 
@@ -13,9 +16,13 @@ import click
 
 from clients.cli._common import run_cli
 from clients.cli.admin import admin
+from clients.cli.data import data, usage
 from clients.cli.demo import demo
+from clients.cli.federation import federation
 from clients.cli.ledger import ledger
+from clients.cli.licence import licence
 from clients.cli.node import node
+from clients.cli.product import product
 
 __all__ = ["cli", "main"]
 
@@ -30,6 +37,11 @@ cli.add_command(node)
 cli.add_command(admin)
 cli.add_command(ledger)
 cli.add_command(demo)
+cli.add_command(federation)
+cli.add_command(product)
+cli.add_command(licence)
+cli.add_command(data)
+cli.add_command(usage)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,8 +11,11 @@ from bashu.catalog.v1 import catalog_pb2_grpc
 from bashu.licensing.v1 import licensing_pb2_grpc
 from bashu.settlement.v1 import settlement_pb2_grpc
 
+from clients.sdk.access import AccessClient
+from clients.sdk.catalog import CatalogClient
 from clients.sdk.channel import ErrorTranslating, TlsOptions, open_channel
 from clients.sdk.ledger import LedgerClient
+from clients.sdk.licensing import LicensingClient
 
 __all__ = ["Client", "connect"]
 
@@ -24,16 +27,25 @@ class Client:
     channel: grpc.Channel
     region: str | None = None
     ledger: LedgerClient = field(init=False)
+    catalog: CatalogClient = field(init=False)
+    licensing: LicensingClient = field(init=False)
 
     def __post_init__(self) -> None:
         from bashu.ledger.v1 import ledger_pb2_grpc
 
-        self.ledger = LedgerClient(ledger_pb2_grpc.LedgerServiceStub(self.channel), self.region)
+        ledger_stub = ledger_pb2_grpc.LedgerServiceStub(self.channel)
+        self.ledger = LedgerClient(ledger_stub, self.region)
+        self.catalog = CatalogClient(
+            catalog_pb2_grpc.CatalogServiceStub(self.channel), ledger_stub, self.region
+        )
+        self.licensing = LicensingClient(
+            licensing_pb2_grpc.LicensingServiceStub(self.channel), ledger_stub, self.region
+        )
         # Raw stubs (typed errors, default deadline) for services whose friendly
         # clients are still to come.
-        self.catalog = ErrorTranslating(catalog_pb2_grpc.CatalogServiceStub(self.channel))
-        self.licensing = ErrorTranslating(licensing_pb2_grpc.LicensingServiceStub(self.channel))
-        self.access = ErrorTranslating(access_pb2_grpc.AccessServiceStub(self.channel))
+        self.access = AccessClient(
+            access_pb2_grpc.AccessServiceStub(self.channel), self.ledger, self.region
+        )
         self.settlement = ErrorTranslating(settlement_pb2_grpc.SettlementServiceStub(self.channel))
 
     def close(self) -> None:

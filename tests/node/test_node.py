@@ -16,7 +16,7 @@ from ledger.note import Signer
 from services import auth
 from services.auth import Role
 from services.db import make_engine, session_scope
-from services.permissions import METHOD_ROLES
+from services.permissions import METHOD_ROLES, PEER_METHODS
 from services.registry import SERVICE_NAMES
 from tests.node.conftest import RunningNode
 
@@ -67,11 +67,16 @@ def _reason(err: grpc.RpcError) -> str:
 
 
 def test_every_method_is_in_the_role_table_or_region_only() -> None:
+    operator_views = {"GetFederationStatus", "GetPeerInfo", "GetCosignatures"}
     for method, _ in ALL_METHODS:
-        if "/bashu.federation.v1.FederationService/" in method and "Status" not in method:
+        name = method.rsplit("/", 1)[1]
+        if "/bashu.federation.v1.FederationService/" in method and name not in operator_views:
+            # Peers only: a party's API key never reaches these.
             assert method not in METHOD_ROLES
+            assert method in PEER_METHODS
         else:
             assert method in METHOD_ROLES, f"{method} has no roles: it would be refused to all"
+    assert "/bashu.federation.v1.FederationService/GetFederationStatus" not in PEER_METHODS
 
 
 def test_health_per_service_and_reflection(running_node: RunningNode) -> None:
@@ -111,6 +116,15 @@ def test_bad_credentials_and_roles_matrix(
     address = running_node.address
     size_before = running_node.node.ledger.size()
     empty = b""
+
+    if method in PEER_METHODS and method not in METHOD_ROLES:
+        # Peer-only: no API key is even looked at, valid or not.
+        for role in [None, *Role]:
+            key = running_node.keys[role.value] if role else None
+            err = _call_raw(address, method, streaming, empty, key)
+            assert err.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert _reason(err) == "PEER_AUTH_MISSING"
+        return
 
     err = _call_raw(address, method, streaming, empty, None)
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -175,11 +189,9 @@ def test_sdk_raises_typed_errors_with_field_violations(running_node: RunningNode
         with pytest.raises(clients.NotFoundError) as missing:
             client.ledger.get_entry(10_000)
         assert missing.value.reason == "ENTRY_NOT_FOUND"
-        with pytest.raises(clients.UnimplementedError) as unimpl:
-            client.catalog.ListProducts(
-                __import__("bashu.catalog.v1.catalog_pb2", fromlist=["x"]).ListProductsRequest()
-            )
-        assert unimpl.value.reason == "NOT_IMPLEMENTED"
+        with pytest.raises(clients.NotFoundError) as no_product:
+            client.catalog.get_product("regions/sc/products/no-such-product")
+        assert no_product.value.reason == "PRODUCT_NOT_FOUND"
 
 
 def test_every_reason_the_node_uses_is_in_the_published_enum() -> None:
@@ -200,6 +212,14 @@ def test_every_reason_the_node_uses_is_in_the_published_enum() -> None:
         "CHECKPOINT_NOT_FOUND",
         "LOG_NOT_FOUND",
         "INVALID_TREE_SIZES",
+        "PEER_AUTH_MISSING",
+        "PEER_UNKNOWN",
+        "PEER_SIGNATURE_INVALID",
+        "PEER_TIMESTAMP_SKEW",
+        "PEER_NONCE_REPLAYED",
+        "TOO_MANY_MESSAGES",
+        "WRONG_RECIPIENT",
+        "PEER_UNAVAILABLE",
     }
     assert used <= published, used - published
 

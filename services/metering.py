@@ -1,0 +1,1792 @@
+"""Metering: licence enforcement, quota reservations, exactly-once usage records, receipts.
+
+Every data call (bulk read, keyed lookup, verify) goes through one :class:`Meter`::
+
+    claim = meter.start(terms, call, Quantity(calls=1, rows=1, bytes=412))   # or a Replay
+    ... the data flows ...
+    receipt = meter.finish(claim, delivered, reserved, Outcome(...))           # durable first
+    meter.abandon(claim, reserved)          # nothing was delivered: nothing is recorded
+
+Contracts:
+
+* **Refusals record nothing.** :meth:`Meter.start` checks the licence's validity,
+  state (suspended, revoked, expired), the product's state and the quota, and either
+  claims the call or refuses with the published reason; a refused call leaves no row
+  and no reservation behind.
+* **Quota never overshoots.** Reservations are conditional UPDATEs of the licence's
+  counters (``used + n <= limit`` in the WHERE clause), so concurrent calls, in this
+  process or in any other process on the same PostgreSQL database, can never
+  together exceed a limit. Streams reserve batch by batch before the batch is sent
+  and :meth:`Meter.finish` settles the counters to exactly what was delivered.
+* **Exactly once.** The claim is a row keyed by (consumer party, request_id) under a
+  unique constraint. A retry after the call ended gets the first receipt back
+  (:class:`Replay`) and meters nothing; a retry while it runs gets
+  ``REQUEST_IN_PROGRESS``; a reused request_id with another request gets
+  ``REQUEST_ID_REUSED``. A claim whose process died is taken over when its lease
+  ends: if the ledger already holds its record the call is completed from the
+  ledger, otherwise its reservation is released and the call runs afresh.
+* **Durable before the receipt.** The usage record is appended to the ledger (idempotency
+  key ``usage/{consumer party}/{request_id}``) and only then is the receipt, signed
+  by the region key over its exact bytes, returned and stored. Records that fail
+  validation are kept as REJECTED with the reason, never dropped, never settled.
+
+Writes to the claim rows and the licence counters are group-committed: a single
+writer thread per node runs every queued operation in one transaction, so many
+concurrent calls share one commit (as the ledger's sequencer does for appends). An
+operation that fails on its own is retried alone so it cannot fail its neighbours.
+
+What this module does NOT do: it never reads the data itself (``services.sources``),
+never decides masking (the licence does; ``services.masking`` applies it) and never
+touches protobuf except to build the ledger record and the receipt bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import functools
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar, cast
+
+from bashu.access.v1 import access_pb2
+from bashu.common.v1 import common_pb2
+from bashu.ledger.v1 import record_pb2
+from bashu.licensing.v1 import licensing_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import Connection, Engine, TextClause, create_engine, text
+from sqlalchemy.pool import QueuePool
+
+from ledger.errors import EntryNotFoundError
+from ledger.log import Log
+from ledger.note import Signer
+from services.auth import Principal, Role
+from services.errors import (
+    AbortedError,
+    BashuError,
+    FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    UnavailableError,
+)
+from services.masking import MaskingRule
+from services.records import decode_record, encode_record
+from services.signing import USAGE_RECEIPT_CONTEXT, DocumentSignature, sign_document
+from services.sources import FieldType
+
+__all__ = [
+    "AccessMode",
+    "CallSpec",
+    "Claim",
+    "CrossBorder",
+    "FieldInfo",
+    "LicenceDirectory",
+    "LicenceTerms",
+    "Meter",
+    "Money",
+    "Outcome",
+    "Purpose",
+    "Quantity",
+    "RatingError",
+    "Receipt",
+    "Replay",
+    "ReserveResult",
+    "UsageFilter",
+    "UsageGrouping",
+    "UsageItem",
+    "UsageSummary",
+    "check_fields",
+    "check_holder",
+    "check_mode",
+    "fingerprint",
+    "reading_engine",
+    "request_id_valid",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# How long a running call's claim holds before another process may take it over.
+DEFAULT_LEASE_S = 600.0
+DEFAULT_PAGE = 50
+MAX_PAGE = 1000
+INT64_MAX = (1 << 63) - 1
+EVENT_TYPES = {
+    "BULK": "exchange.bashu.usage.v1.read",
+    "LOOKUP": "exchange.bashu.usage.v1.lookup",
+    "VERIFY": "exchange.bashu.usage.v1.verify",
+}
+
+
+# --- domain values ---------------------------------------------------------------------
+
+
+class AccessMode(enum.StrEnum):
+    BULK = "BULK"
+    LOOKUP = "LOOKUP"
+    VERIFY = "VERIFY"
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """Use along the three metered dimensions; never negative."""
+
+    calls: int = 0
+    rows: int = 0
+    bytes: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.calls, self.rows, self.bytes) < 0:
+            raise ValueError(f"quantities are never negative: {self}")
+
+    def __add__(self, other: Quantity) -> Quantity:
+        return Quantity(self.calls + other.calls, self.rows + other.rows, self.bytes + other.bytes)
+
+    def minus(self, other: Quantity) -> Quantity:
+        """``self - other``, floored at zero per dimension."""
+        return Quantity(
+            max(0, self.calls - other.calls),
+            max(0, self.rows - other.rows),
+            max(0, self.bytes - other.bytes),
+        )
+
+
+@dataclass(frozen=True)
+class Money:
+    currency_code: str
+    amount_fen: int
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Z]{3}", self.currency_code):
+            raise ValueError(f"bad currency code {self.currency_code!r}")
+
+
+@dataclass(frozen=True)
+class Purpose:
+    scenario_code: str
+    purpose_class: str  # PurposeClass name without prefix: COMMERCIAL, PUBLIC_WELFARE, ...
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CrossBorder:
+    destination_country: str
+    approval_kind: str  # ApprovalKind name without prefix
+    approval_reference: str
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """A descriptor field as access needs it."""
+
+    name: str
+    type: FieldType
+    sensitivity: str = "INTERNAL"  # FieldSensitivity name without prefix
+
+
+@dataclass(frozen=True)
+class LicenceTerms:
+    """What a licence lets its holder do, with the facts a usage record carries.
+
+    Everything here is immutable for the life of the licence (its state, which is
+    not, is checked on every call by :meth:`Meter.start`).
+    """
+
+    licence: str  # regions/{region}/licences/{id}
+    licence_id: str
+    region: str  # the provider's region (this node's)
+    consumer_party: str  # party resource name
+    consumer_region: str
+    provider_party: str  # party id
+    product_id: str
+    revision: int
+    purpose: Purpose
+    fields: tuple[FieldInfo, ...]  # granted, in descriptor order
+    masking: Mapping[str, MaskingRule]  # for every granted field
+    key_fields: tuple[str, ...]
+    access_modes: frozenset[AccessMode]
+    quota: Quantity
+    valid_from_us: int
+    valid_until_us: int | None
+    tariff: str = ""  # tariff resource name, "" when free
+    data_grade: str = "GENERAL"
+    personal_info_class: str = "NONE"
+    cross_border: CrossBorder | None = None
+    all_fields: tuple[FieldInfo, ...] = ()  # the whole descriptor (claims, lookups)
+
+    @property
+    def product(self) -> str:
+        return f"regions/{self.region}/products/{self.product_id}"
+
+    @property
+    def product_revision(self) -> str:
+        return f"{self.product}/revisions/{self.revision}"
+
+    @property
+    def provider_party_name(self) -> str:
+        return f"regions/{self.region}/parties/{self.provider_party}"
+
+    @property
+    def granted(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def rule(self, name: str) -> MaskingRule:
+        return self.masking.get(name, MaskingRule.NONE)
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """One data call as metering sees it."""
+
+    consumer_party: str  # the caller's party resource name (request ids are scoped to it)
+    request_id: str
+    mode: AccessMode
+    fingerprint: str  # digest of the request, to tell a retry from a reuse
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A call that passed :meth:`Meter.start` and holds a reservation."""
+
+    usage_id: str
+    call: CallSpec
+    terms: LicenceTerms
+    start_us: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A signed usage receipt: ``body`` is a serialized UsageReceiptBody, as signed."""
+
+    body: bytes
+    signature: DocumentSignature
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A retry of a call that already ended: its first receipt, nothing metered."""
+
+    receipt: Receipt
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a call ended, for the record."""
+
+    columns: tuple[str, ...] = ()
+    masking: tuple[tuple[str, MaskingRule], ...] = ()
+    result: str = ""  # FOUND / NOT_FOUND / VALID / INVALID / UNKNOWN / "" for reads
+    truncation_reason: str = ""  # QUOTA_EXHAUSTED, CLIENT_CANCELLED, ROW_LIMIT, ...
+
+
+@dataclass(frozen=True)
+class ReserveResult:
+    granted: bool
+    remaining: Quantity  # what is left in each dimension (INT64_MAX when unlimited)
+
+
+class RatingError(Exception):
+    """The tariff could not rate a use; the record is kept as REJECTED with ``reason``."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason = reason
+
+
+Rater = Callable[[LicenceTerms, Quantity], Money]
+
+
+class LicenceDirectory:
+    """Where the data plane learns a licence's immutable terms (and may cache them)."""
+
+    def terms(self, licence: str) -> LicenceTerms:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def reading_engine(engine: Engine) -> Engine:
+    """An engine for reads that never queue behind writers.
+
+    The node's SQLite engine opens every transaction with ``BEGIN IMMEDIATE`` (the
+    right thing for writes); a read under it waits for the write lock, and the busy
+    handler's backoff turns a group commit into milliseconds of latency for every
+    reader. In WAL mode a plain read sees the last committed state without any lock,
+    so reads of the data plane go through this pooled engine instead. Other
+    databases use the node's engine as it is.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    return create_engine(
+        engine.url,
+        poolclass=QueuePool,
+        pool_size=8,
+        max_overflow=56,
+        connect_args={"timeout": 30.0, "check_same_thread": False},
+    )
+
+
+def free_rater(terms: LicenceTerms, quantity: Quantity) -> Money:
+    """Rates every use at zero (a node without tariffs)."""
+    return Money("CNY", 0)
+
+
+# --- request checks (pure) --------------------------------------------------------------
+
+
+def request_id_valid(request_id: str) -> None:
+    if not request_id:
+        raise InvalidArgumentError(
+            [FieldViolation("request_id", "required")], reason="REQUEST_ID_REQUIRED"
+        )
+    if not REQUEST_ID_RE.match(request_id):
+        raise InvalidArgumentError(
+            [FieldViolation("request_id", "1 to 128 characters of [A-Za-z0-9._:-]")]
+        )
+
+
+def fingerprint(*parts: object) -> str:
+    """A digest of a request's meaningful content (order matters)."""
+    canon = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def check_holder(terms: LicenceTerms, party: str) -> None:
+    if party != terms.consumer_party:
+        raise PermissionDeniedError(
+            f"{terms.licence} is not held by {party}",
+            reason="NOT_LICENCE_HOLDER",
+            metadata={"licence": terms.licence},
+        )
+
+
+def check_mode(terms: LicenceTerms, mode: AccessMode) -> None:
+    if mode not in terms.access_modes:
+        raise PermissionDeniedError(
+            f"{terms.licence} does not grant {mode.value}",
+            reason="ACCESS_MODE_NOT_GRANTED",
+            metadata={"licence": terms.licence, "access_mode": mode.value},
+        )
+
+
+def check_fields(
+    terms: LicenceTerms,
+    *,
+    columns: Iterable[str] = (),
+    filtered: Iterable[str] = (),
+    claimed: Iterable[str] = (),
+) -> None:
+    """FIELD_NOT_GRANTED for a column, filter column or claim field outside the
+    licence, or a filter on a masked field (filtering would reveal the value)."""
+    granted = set(terms.granted)
+    for name in [*columns, *claimed]:
+        if name not in granted:
+            raise _field_error(terms, name, "is not granted")
+    for name in filtered:
+        if name not in granted:
+            raise _field_error(terms, name, "is not granted")
+        if terms.rule(name) is not MaskingRule.NONE:
+            raise _field_error(terms, name, "is masked and cannot be filtered on")
+
+
+def _field_error(terms: LicenceTerms, name: str, why: str) -> PermissionDeniedError:
+    return PermissionDeniedError(
+        f"field {name!r} {why} by {terms.licence}",
+        reason="FIELD_NOT_GRANTED",
+        metadata={"licence": terms.licence, "field": name},
+    )
+
+
+# --- group commit ----------------------------------------------------------------------
+
+
+Bulk = Callable[[Connection, list["_Pending[Any]"]], None]
+"""Runs many pendings of one kind together (setting each one's ``result``)."""
+
+
+class _Pending(Generic[T]):
+    __slots__ = ("bulk", "done", "error", "op", "result")
+
+    def __init__(self, op: Callable[[Connection], T], bulk: tuple[int, Bulk] | None) -> None:
+        self.op = op
+        self.bulk = bulk  # (order, executor) or None
+        self.done = threading.Event()
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+
+class _Batcher:
+    """One writer thread and connection running queued operations in shared transactions.
+
+    ``run(op)`` returns only after the transaction holding ``op`` committed. Operations
+    must not raise for expected outcomes (they return them); an operation that does
+    raise makes the batch roll back, and every operation of that batch is then run
+    again alone, so only the faulty one fails.
+
+    ``run(op, bulk=(order, executor))`` also lets the executor run every pending of
+    that kind in the batch together (one multi-row INSERT, one UPDATE per licence …)
+    instead of statement by statement; ``op`` remains the one-by-one fallback. Kinds
+    run in ``order`` (claims before settlements), so row locks are taken in one order.
+    """
+
+    def __init__(self, engine: Engine, *, max_batch: int = 256, idle_s: float = 5.0) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._idle_s = idle_s
+        self._queue: deque[_Pending[Any]] = deque()
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+
+    def run(self, op: Callable[[Connection], T], bulk: tuple[int, Bulk] | None = None) -> T:
+        pending: _Pending[T] = _Pending(op, bulk)
+        with self._cond:
+            if self._closing:
+                raise UnavailableError("the node is shutting down", reason="NODE_DRAINING")
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="metering-writer", daemon=True
+                )
+                self._thread.start()
+            self._queue.append(pending)
+            self._cond.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.result  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Finish what is queued, then stop (later ``run`` calls are refused)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def _take(self) -> list[_Pending[Any]] | None:
+        """The next batch, or None when closing or idle (the thread then ends and
+        releases its connection; the next ``run`` starts a new one)."""
+        with self._cond:
+            while not self._queue:
+                if self._closing or (not self._cond.wait(self._idle_s) and not self._queue):
+                    self._thread = None
+                    return None
+            batch: list[_Pending[Any]] = []
+            while self._queue and len(batch) < self._max_batch:
+                batch.append(self._queue.popleft())
+            return batch
+
+    def _loop(self) -> None:
+        # The connection belongs to this thread alone: an idle thread closes it on the
+        # way out, and a successor opens its own.
+        conn: Connection | None = None
+        try:
+            while True:
+                batch = self._take()
+                if batch is None:
+                    return
+                try:
+                    conn = conn or self._engine.connect()
+                    with conn.begin():
+                        self._execute(conn, batch)
+                except Exception:
+                    _close_quietly(conn)
+                    conn = self._one_by_one(batch)
+                    continue
+                for p in batch:
+                    p.done.set()
+        except BaseException:
+            with self._cond:
+                self._closing = True
+                left = list(self._queue)
+                self._queue.clear()
+                self._thread = None
+            for p in left:
+                p.error = UnavailableError("the metering writer stopped", reason="INTERNAL")
+                p.done.set()
+            raise
+        finally:
+            _close_quietly(conn)
+
+    @staticmethod
+    def _execute(conn: Connection, batch: list[_Pending[Any]]) -> None:
+        groups: dict[tuple[int, Bulk], list[_Pending[Any]]] = {}
+        for p in batch:
+            if p.bulk is None:
+                p.result = p.op(conn)
+            else:
+                groups.setdefault(p.bulk, []).append(p)
+        for (_, executor), pendings in sorted(groups.items(), key=lambda kv: kv[0][0]):
+            if len(pendings) == 1:
+                pendings[0].result = pendings[0].op(conn)
+            else:
+                executor(conn, pendings)
+
+    def _one_by_one(self, batch: list[_Pending[Any]]) -> Connection | None:
+        conn: Connection | None = None
+        for p in batch:
+            try:
+                conn = conn or self._engine.connect()
+                with conn.begin():
+                    p.result = p.op(conn)
+            except Exception as exc:
+                _close_quietly(conn)
+                conn = None
+                p.error = exc
+            p.done.set()
+        return conn
+
+
+def _close_quietly(conn: Connection | None) -> None:
+    """Close the DBAPI connection itself, not only the checkout: the engine may have
+    been disposed meanwhile (the node stopped), and a connection handed back to a
+    disposed pool would otherwise linger until garbage collection."""
+    if conn is not None:
+        try:
+            conn.invalidate()
+            conn.close()
+        except Exception:  # a broken connection may fail to close too
+            log.debug("closing a failed metering connection", exc_info=True)
+
+
+# --- SQL -------------------------------------------------------------------------------
+
+
+_CLAIM_COLUMNS = (
+    "id",
+    "consumer_party",
+    "request_id",
+    "request_fingerprint",
+    "mode",
+    "licence_id",
+    "product_id",
+    "revision",
+    "provider_party",
+    "consumer_region",
+    "state",
+    "lease_until_us",
+    "reserved_calls",
+    "reserved_rows",
+    "reserved_bytes",
+    "qty_calls",
+    "qty_rows",
+    "qty_bytes",
+    "amount_fen",
+    "currency_code",
+    "time_us",
+    "period",
+    "day",
+    "outcome",
+    "rejection_reason",
+    "receipt_key_name",
+    "receipt_key_id",
+    "receipt_sign_us",
+    "create_us",
+    "update_us",
+)
+
+
+@functools.lru_cache(maxsize=512)
+def _claims_insert(n: int) -> TextClause:
+    """One INSERT of ``n`` claims that skips existing request ids and says which went in.
+
+    Plain SQL text (cached per ``n``): compiling a multi-row Core insert per batch cost
+    more than running it.
+    """
+    rows = ", ".join("(" + ", ".join(f":{c}_{i}" for c in _CLAIM_COLUMNS) + ")" for i in range(n))
+    return _sql(
+        "INSERT INTO access_usage (",
+        ", ".join(_CLAIM_COLUMNS),
+        ") VALUES ",
+        rows,
+        " ON CONFLICT (consumer_party, request_id) DO NOTHING RETURNING id",
+    )
+
+
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _native(dialect: str, sql: str) -> str:
+    """``sql`` with ``:name`` parameters in the driver's own style."""
+    return _PARAM.sub(r"%(\1)s", sql) if dialect == "postgresql" else sql
+
+
+def _run(conn: Connection, stmt: TextClause, params: Any) -> Any:
+    """Execute a fixed statement straight through the driver: the hot path of the
+    writer, where SQLAlchemy's per-statement compilation cost more than the query."""
+    return conn.exec_driver_sql(_native(conn.dialect.name, stmt.text), params)
+
+
+def _run_in(conn: Connection, prefix: str, ids: Sequence[str]) -> Any:
+    names = {f"in_{i}": v for i, v in enumerate(ids)}
+    sql = prefix + "(" + ", ".join(f":{n}" for n in names) + ")"
+    return conn.exec_driver_sql(_native(conn.dialect.name, sql), names)
+
+
+def _sql(*parts: str) -> TextClause:
+    """A statement from fixed fragments (never from request values: those are bound)."""
+    return text("".join(parts))
+
+
+_INSERT_CLAIM = text(
+    "INSERT INTO access_usage (id, consumer_party, request_id, request_fingerprint, mode,"
+    " licence_id, product_id, revision, provider_party, consumer_region, state,"
+    " lease_until_us, reserved_calls, reserved_rows, reserved_bytes, qty_calls, qty_rows,"
+    " qty_bytes, amount_fen, currency_code, time_us, period, day, outcome, rejection_reason,"
+    " receipt_key_name, receipt_key_id, receipt_sign_us, create_us, update_us)"
+    " VALUES (:id, :consumer_party, :request_id, :fp, :mode, :licence_id, :product_id,"
+    " :revision, :provider_party, :consumer_region, 'RUNNING', :lease, :rc, :rr, :rb,"
+    " 0, 0, 0, 0, 'CNY', :time_us, :period, :day, '', '', '', '', 0, :now, :now)"
+    " ON CONFLICT (consumer_party, request_id) DO NOTHING"
+)
+_SELECT_CLAIM = text(
+    "SELECT id, state, request_fingerprint, lease_until_us, outcome, receipt_body,"
+    " receipt_signature, receipt_key_name, receipt_key_id, receipt_sign_us, provider_party"
+    " FROM access_usage WHERE consumer_party = :consumer_party AND request_id = :request_id"
+)
+_QUOTA_OK = (
+    " (quota_calls = 0 OR used_calls + :c <= quota_calls)"
+    " AND (quota_rows = 0 OR used_rows + :r <= quota_rows)"
+    " AND (quota_bytes = 0 OR used_bytes + :b <= quota_bytes)"
+)
+_RESERVE_START = _sql(
+    "UPDATE licences SET used_calls = used_calls + :c, used_rows = used_rows + :r,"
+    " used_bytes = used_bytes + :b WHERE id = :id AND state = 'ACTIVE' AND",
+    _QUOTA_OK,
+    " AND"
+    " (:room = 0 OR ((quota_rows = 0 OR used_rows < quota_rows)"
+    " AND (quota_bytes = 0 OR used_bytes < quota_bytes)))"
+    " AND NOT EXISTS (SELECT 1 FROM catalog_products p"
+    " WHERE p.id = licences.product_id AND p.state = 'SUSPENDED')",
+)
+_RESERVE_MORE = _sql(
+    "UPDATE licences SET used_calls = used_calls + :c, used_rows = used_rows + :r,"
+    " used_bytes = used_bytes + :b WHERE id = :id AND",
+    _QUOTA_OK,
+)
+_RELEASE = text(
+    "UPDATE licences SET used_calls = used_calls - :c, used_rows = used_rows - :r,"
+    " used_bytes = used_bytes - :b WHERE id = :id"
+)
+_LICENCE_STATE = text(
+    "SELECT l.state, l.quota_calls, l.quota_rows, l.quota_bytes, l.used_calls, l.used_rows,"
+    " l.used_bytes, p.state FROM licences l LEFT JOIN catalog_products p"
+    " ON p.id = l.product_id WHERE l.id = :id"
+)
+_ADD_RESERVED = text(
+    "UPDATE access_usage SET reserved_calls = reserved_calls + :c,"
+    " reserved_rows = reserved_rows + :r, reserved_bytes = reserved_bytes + :b,"
+    " lease_until_us = :lease, update_us = :now WHERE id = :id AND state = 'RUNNING'"
+)
+_DELETE_CLAIM = text("DELETE FROM access_usage WHERE id = :id AND state = 'RUNNING'")
+_FINISH = text(
+    "UPDATE access_usage SET state = :state, qty_calls = :calls, qty_rows = :rows,"
+    " qty_bytes = :bytes, amount_fen = :amount, currency_code = :currency, outcome = :outcome,"
+    " rejection_reason = :rejection, record = :record, receipt_body = :rbody,"
+    " receipt_signature = :rsig, receipt_key_name = :rkey, receipt_key_id = :rkid,"
+    " receipt_sign_us = :rsus, ledger_index = :lidx, ledger_leaf_hash = :lleaf,"
+    " reserved_calls = 0, reserved_rows = 0, reserved_bytes = 0, update_us = :now"
+    " WHERE id = :id AND state = 'RUNNING'"
+)
+_CLAIM_RESERVED = text(
+    "SELECT reserved_calls, reserved_rows, reserved_bytes, licence_id, state"
+    " FROM access_usage WHERE id = :id"
+)
+
+
+def _us(seconds: float) -> int:
+    return int(seconds * 1_000_000)
+
+
+def _period_day(time_us: int) -> tuple[str, str]:
+    d = datetime.fromtimestamp(time_us / 1_000_000, UTC)
+    return d.strftime("%Y-%m"), d.strftime("%Y-%m-%d")
+
+
+def _ts(time_us: int) -> Timestamp:
+    ts = Timestamp()
+    ts.FromMicroseconds(time_us)
+    return ts
+
+
+def _enum(enum_type: Any, prefix: str, name: str) -> Any:
+    try:
+        return int(enum_type.Value(f"{prefix}_{name}"))
+    except ValueError:
+        return 0
+
+
+def _quantity_msg(q: Quantity) -> common_pb2.Quantity:
+    return common_pb2.Quantity(calls=q.calls, rows=q.rows, bytes=q.bytes)
+
+
+def _masking_msgs(masking: Sequence[tuple[str, MaskingRule]]) -> list[common_pb2.FieldMasking]:
+    return [
+        common_pb2.FieldMasking(
+            field=name, rule=_enum(common_pb2.MaskingRule, "MASKING_RULE", rule.value)
+        )
+        for name, rule in masking
+    ]
+
+
+@dataclass(frozen=True)
+class _Start:
+    kind: str  # CLAIMED, REPLAY, IN_PROGRESS, REUSED, REFUSED, TAKEOVER
+    receipt: Receipt | None = None
+    outcome: str = ""
+    error: BashuError | None = None
+    row_id: str = ""
+
+
+def _receipt_from_row(row: Any) -> Receipt | None:
+    if row.receipt_body is None or row.receipt_signature is None:
+        return None
+    return Receipt(
+        bytes(row.receipt_body),
+        DocumentSignature(
+            signer_region="",
+            key_name=row.receipt_key_name,
+            key_id=row.receipt_key_id,
+            signature=bytes(row.receipt_signature),
+            sign_us=int(row.receipt_sign_us),
+        ),
+    )
+
+
+@dataclass
+class _StartOp:
+    """Claiming one call (callable alone; also read by ``Meter._start_bulk``)."""
+
+    meter: Meter
+    terms: LicenceTerms
+    call: CallSpec
+    reserve: Quantity
+    need_room: bool
+    now_us: int
+    usage_id: str
+
+    def __call__(self, conn: Connection) -> _Start:
+        return self.meter._start_op(
+            conn, self.terms, self.call, self.reserve, self.need_room, self.now_us, self.usage_id
+        )
+
+    def row(self) -> dict[str, Any]:
+        period, day = _period_day(self.now_us)
+        return {
+            "id": self.usage_id,
+            "consumer_party": self.call.consumer_party,
+            "request_id": self.call.request_id,
+            "request_fingerprint": self.call.fingerprint,
+            "mode": self.call.mode.value,
+            "licence_id": self.terms.licence_id,
+            "product_id": self.terms.product_id,
+            "revision": self.terms.revision,
+            "provider_party": self.terms.provider_party,
+            "consumer_region": self.terms.consumer_region,
+            "state": "RUNNING",
+            "lease_until_us": self.now_us + _us(self.meter.lease_s),
+            "reserved_calls": self.reserve.calls,
+            "reserved_rows": self.reserve.rows,
+            "reserved_bytes": self.reserve.bytes,
+            "qty_calls": 0,
+            "qty_rows": 0,
+            "qty_bytes": 0,
+            "amount_fen": 0,
+            "currency_code": "CNY",
+            "time_us": self.now_us,
+            "period": period,
+            "day": day,
+            "outcome": "",
+            "rejection_reason": "",
+            "receipt_key_name": "",
+            "receipt_key_id": "",
+            "receipt_sign_us": 0,
+            "create_us": self.now_us,
+            "update_us": self.now_us,
+        }
+
+
+@dataclass
+class _StoreOp:
+    """Storing one finished call and settling its quota."""
+
+    params: dict[str, Any]
+    licence_id: str
+    release: tuple[int, int, int]  # reserved minus delivered: negative where unreserved
+
+    def __call__(self, conn: Connection) -> None:
+        done = _run(conn, _FINISH, self.params).rowcount
+        if done == 1 and any(self.release):
+            _run(
+                conn,
+                _RELEASE,
+                {
+                    "id": self.licence_id,
+                    "c": self.release[0],
+                    "r": self.release[1],
+                    "b": self.release[2],
+                },
+            )
+
+
+def _store_bulk(conn: Connection, pendings: list[_Pending[Any]]) -> None:
+    """Many finished calls at once: one executemany, one release per licence."""
+    ops = [cast(_StoreOp, p.op) for p in pendings]
+    releasing = [o for o in ops if any(o.release)]
+    running: set[str] = set()
+    if releasing:
+        running = {
+            r[0]
+            for r in _run_in(
+                conn,
+                "SELECT id FROM access_usage WHERE state = 'RUNNING' AND id IN ",
+                [o.params["id"] for o in releasing],
+            )
+        }
+    _run(conn, _FINISH, [o.params for o in ops])
+    totals: dict[str, tuple[int, int, int]] = {}
+    for o in releasing:
+        if o.params["id"] in running:
+            c, r, b = totals.get(o.licence_id, (0, 0, 0))
+            totals[o.licence_id] = (c + o.release[0], r + o.release[1], b + o.release[2])
+    for licence_id in sorted(totals):
+        c, r, b = totals[licence_id]
+        _run(conn, _RELEASE, {"id": licence_id, "c": c, "r": r, "b": b})
+    for p in pendings:
+        p.result = None
+
+
+# --- listing ---------------------------------------------------------------------------
+
+
+class UsageGrouping(enum.StrEnum):
+    LICENCE = "LICENCE"
+    PRODUCT = "PRODUCT"
+    CONSUMER = "CONSUMER"
+    DAY = "DAY"
+
+
+@dataclass(frozen=True)
+class UsageFilter:
+    licence: str = ""
+    product: str = ""
+    consumer_party: str = ""
+    period: str = ""
+    start_us: int | None = None
+    end_us: int | None = None
+    statuses: tuple[str, ...] = ()  # RECORDED / REJECTED; empty = RECORDED
+    consumer_region: str = ""
+
+
+@dataclass(frozen=True)
+class UsageItem:
+    """A stored usage record: the record bytes as built, and where it lives."""
+
+    id: str
+    record: bytes  # serialized UsageRecord (ledger_entry unset)
+    status: str
+    ledger_index: int | None
+    ledger_leaf_hash: bytes | None
+    period: str
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    key: str
+    record_count: int
+    zero_priced_count: int
+    quantity: Quantity
+    amount_fen: int
+    currency_code: str = "CNY"
+
+
+_PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _page_size(size: int) -> int:
+    if size < 0:
+        raise InvalidArgumentError([FieldViolation("page_size", "must not be negative")])
+    return min(size or DEFAULT_PAGE, MAX_PAGE)
+
+
+def _token(kind: str, bound: str, key: list[Any]) -> str:
+    raw = json.dumps({"k": kind, "b": bound, "v": key}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _untoken(token: str, kind: str, bound: str) -> list[Any]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if data["k"] != kind or data["b"] != bound or not isinstance(data["v"], list):
+            raise ValueError(token)
+        return list(data["v"])
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidArgumentError(
+            [FieldViolation("page_token", "not a token of this request")],
+            reason="INVALID_PAGE_TOKEN",
+        ) from None
+
+
+def _id_of(name: str, collection: str, region: str) -> str:
+    prefix = f"regions/{region}/{collection}/"
+    if not name.startswith(prefix) or "/" in name[len(prefix) :] or len(name) == len(prefix):
+        raise InvalidArgumentError(
+            [FieldViolation(collection, f"{name!r} is not {prefix}{{id}}")], reason="INVALID_NAME"
+        )
+    return name[len(prefix) :]
+
+
+# --- the meter -------------------------------------------------------------------------
+
+
+@dataclass
+class Meter:
+    """Claims, reservations and records of one node's data calls (thread-safe)."""
+
+    engine: Engine
+    ledger: Log
+    signer: Signer
+    region: str
+    rater: Rater = free_rater
+    clock: Callable[[], float] = time.time
+    lease_s: float = DEFAULT_LEASE_S
+    reads: Engine | None = None  # see reading_engine (default: the engine itself)
+    _batcher: _Batcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._batcher = _Batcher(self.engine)
+        if self.reads is None:
+            self.reads = self.engine
+
+    @property
+    def _reads(self) -> Engine:
+        assert self.reads is not None
+        return self.reads
+
+    def close(self) -> None:
+        self._batcher.close()
+
+    @property
+    def origin(self) -> str:
+        return self.ledger.origin
+
+    def usage_name(self, usage_id: str) -> str:
+        return f"regions/{self.region}/usageRecords/{usage_id}"
+
+    # -- starting -----------------------------------------------------------------------
+
+    def start(
+        self, terms: LicenceTerms, call: CallSpec, reserve: Quantity, *, need_room: bool = False
+    ) -> Claim | Replay:
+        """Claim ``call`` and reserve ``reserve`` on the licence, or refuse/replay.
+
+        ``need_room`` additionally refuses when a limited rows or bytes quota has
+        nothing left (a bulk read that could deliver nothing).
+        """
+        for _ in range(3):
+            now_us = _us(self.clock())
+            usage_id = uuid.uuid4().hex
+            op = _StartOp(self, terms, call, reserve, need_room, now_us, usage_id)
+            result = self._batcher.run(op, (0, self._start_bulk))
+            match result.kind:
+                case "CLAIMED":
+                    return Claim(usage_id, call, terms, now_us)
+                case "REPLAY":
+                    assert result.receipt is not None
+                    return Replay(result.receipt, result.outcome)
+                case "TAKEOVER":
+                    self._recover(result.row_id, call)
+                    continue
+            assert result.error is not None
+            raise result.error
+        raise AbortedError("could not claim the request; retry later", reason="REQUEST_IN_PROGRESS")
+
+    def _start_op(
+        self,
+        conn: Connection,
+        terms: LicenceTerms,
+        call: CallSpec,
+        reserve: Quantity,
+        need_room: bool,
+        now_us: int,
+        usage_id: str,
+    ) -> _Start:
+        period, day = _period_day(now_us)
+        inserted = _run(
+            conn,
+            _INSERT_CLAIM,
+            {
+                "id": usage_id,
+                "consumer_party": call.consumer_party,
+                "request_id": call.request_id,
+                "fp": call.fingerprint,
+                "mode": call.mode.value,
+                "licence_id": terms.licence_id,
+                "product_id": terms.product_id,
+                "revision": terms.revision,
+                "provider_party": terms.provider_party,
+                "consumer_region": terms.consumer_region,
+                "lease": now_us + _us(self.lease_s),
+                "rc": reserve.calls,
+                "rr": reserve.rows,
+                "rb": reserve.bytes,
+                "time_us": now_us,
+                "period": period,
+                "day": day,
+                "now": now_us,
+            },
+        ).rowcount
+        if inserted != 1:
+            return self._existing(conn, call, now_us)
+        refusal = self._validity(terms, now_us)
+        if refusal is None:
+            ok = _run(
+                conn,
+                _RESERVE_START,
+                {
+                    "id": terms.licence_id,
+                    "c": reserve.calls,
+                    "r": reserve.rows,
+                    "b": reserve.bytes,
+                    "room": 1 if need_room else 0,
+                },
+            ).rowcount
+            if ok == 1:
+                return _Start("CLAIMED")
+            refusal = self._diagnose(conn, terms, reserve)
+        _run(conn, _DELETE_CLAIM, {"id": usage_id})
+        return _Start("REFUSED", error=refusal)
+
+    def _existing(self, conn: Connection, call: CallSpec, now_us: int) -> _Start:
+        row = _run(
+            conn,
+            _SELECT_CLAIM,
+            {"consumer_party": call.consumer_party, "request_id": call.request_id},
+        ).first()
+        if row is None:  # deleted between our INSERT and SELECT: let the caller retry
+            return _Start("TAKEOVER", row_id="")
+        if row.request_fingerprint != call.fingerprint:
+            return _Start(
+                "REFUSED",
+                error=InvalidArgumentError(
+                    [FieldViolation("request_id", "already used for a different request")],
+                    reason="REQUEST_ID_REUSED",
+                ),
+            )
+        if row.state != "RUNNING":
+            receipt = _receipt_from_row(row)
+            if receipt is not None:
+                receipt = replace(
+                    receipt, signature=replace(receipt.signature, signer_region=self.region)
+                )
+                return _Start("REPLAY", receipt=receipt, outcome=row.outcome)
+        if row.state == "RUNNING" and row.lease_until_us < now_us:
+            return _Start("TAKEOVER", row_id=row.id)
+        return _Start(
+            "REFUSED",
+            error=AbortedError(
+                "a call with this request_id is still running; retry later",
+                reason="REQUEST_IN_PROGRESS",
+            ),
+        )
+
+    def _validity(self, terms: LicenceTerms, now_us: int) -> BashuError | None:
+        if now_us < terms.valid_from_us:
+            return FailedPreconditionError(
+                f"{terms.licence} is not valid yet",
+                reason="LICENCE_NOT_YET_VALID",
+                metadata={"licence": terms.licence},
+            )
+        if terms.valid_until_us is not None and now_us >= terms.valid_until_us:
+            return FailedPreconditionError(
+                f"{terms.licence} has expired",
+                reason="LICENCE_EXPIRED",
+                metadata={"licence": terms.licence},
+            )
+        return None
+
+    def _diagnose(self, conn: Connection, terms: LicenceTerms, asked: Quantity) -> BashuError:
+        row = _run(conn, _LICENCE_STATE, {"id": terms.licence_id}).first()
+        meta = {"licence": terms.licence}
+        if row is None:
+            return NotFoundError(terms.licence, reason="LICENCE_NOT_FOUND")
+        state, product_state = row[0], row[7]
+        if state == "REVOKED":
+            return FailedPreconditionError(
+                f"{terms.licence} is revoked", reason="LICENCE_REVOKED", metadata=meta
+            )
+        if state == "SUSPENDED":
+            return FailedPreconditionError(
+                f"{terms.licence} is suspended", reason="LICENCE_SUSPENDED", metadata=meta
+            )
+        if state == "EXPIRED":
+            return FailedPreconditionError(
+                f"{terms.licence} has expired", reason="LICENCE_EXPIRED", metadata=meta
+            )
+        if state != "ACTIVE":
+            return FailedPreconditionError(
+                f"{terms.licence} is {state}", reason="INVALID_STATE_TRANSITION", metadata=meta
+            )
+        if product_state == "SUSPENDED":
+            return FailedPreconditionError(
+                f"{terms.product} is suspended", reason="PRODUCT_SUSPENDED", metadata=meta
+            )
+        limits = (row[1], row[2], row[3])
+        used = (row[4], row[5], row[6])
+        wants = (asked.calls, max(asked.rows, 1), max(asked.bytes, 1))
+        for dim, limit, u, want in zip(
+            ("calls", "rows", "bytes"), limits, used, wants, strict=True
+        ):
+            if limit and u + want > limit:
+                return QuotaExceededError(terms.licence, dim, int(limit), int(u), want)
+        # The counters moved between the UPDATE and this read: report it as quota.
+        return QuotaExceededError(terms.licence, "calls", int(row[1]), int(row[4]), asked.calls)
+
+    def _start_bulk(self, conn: Connection, pendings: list[_Pending[Any]]) -> None:
+        """Many claims at once: one multi-row INSERT, one quota UPDATE per licence.
+
+        Falls back to the per-call path exactly where the shortcut cannot decide (an
+        existing request id, a licence whose summed reservation does not fit).
+        """
+        ops = [cast(_StartOp, p.op) for p in pendings]
+        params: dict[str, Any] = {}
+        for i, o in enumerate(ops):
+            params.update({f"{k}_{i}": v for k, v in o.row().items()})
+        stmt = _claims_insert(len(ops))
+        inserted = {r[0] for r in _run(conn, stmt, params)}
+        claimed: dict[str, list[tuple[_Pending[Any], _StartOp]]] = {}
+        refused: list[str] = []
+        for p, o in zip(pendings, ops, strict=True):
+            if o.usage_id not in inserted:
+                p.result = self._existing(conn, o.call, o.now_us)
+                continue
+            refusal = self._validity(o.terms, o.now_us)
+            if refusal is not None:
+                p.result = _Start("REFUSED", error=refusal)
+                refused.append(o.usage_id)
+                continue
+            claimed.setdefault(o.terms.licence_id, []).append((p, o))
+        for licence_id in sorted(claimed):
+            group = claimed[licence_id]
+            total = Quantity()
+            for _, o in group:
+                total = total + o.reserve
+            ok = _run(
+                conn,
+                _RESERVE_START,
+                {
+                    "id": licence_id,
+                    "c": total.calls,
+                    "r": total.rows,
+                    "b": total.bytes,
+                    "room": 1 if any(o.need_room for _, o in group) else 0,
+                },
+            ).rowcount
+            for p, o in group:
+                if ok == 1 or self._reserve_one(conn, o):
+                    p.result = _Start("CLAIMED")
+                else:
+                    p.result = _Start("REFUSED", error=self._diagnose(conn, o.terms, o.reserve))
+                    refused.append(o.usage_id)
+        if refused:
+            _run_in(conn, "DELETE FROM access_usage WHERE state = 'RUNNING' AND id IN ", refused)
+
+    @staticmethod
+    def _reserve_one(conn: Connection, o: _StartOp) -> bool:
+        return bool(
+            _run(
+                conn,
+                _RESERVE_START,
+                {
+                    "id": o.terms.licence_id,
+                    "c": o.reserve.calls,
+                    "r": o.reserve.rows,
+                    "b": o.reserve.bytes,
+                    "room": 1 if o.need_room else 0,
+                },
+            ).rowcount
+            == 1
+        )
+
+    # -- reserving more (streams) ---------------------------------------------------------
+
+    def reserve(self, claim: Claim, more: Quantity) -> ReserveResult:
+        """Reserve ``more`` for a running call, all of it or nothing (then say what is left)."""
+        now_us = _us(self.clock())
+        lease = now_us + _us(self.lease_s)
+
+        def op(conn: Connection) -> ReserveResult:
+            params = {
+                "id": claim.terms.licence_id,
+                "c": more.calls,
+                "r": more.rows,
+                "b": more.bytes,
+            }
+            if _run(conn, _RESERVE_MORE, params).rowcount == 1:
+                _run(
+                    conn,
+                    _ADD_RESERVED,
+                    {
+                        "id": claim.usage_id,
+                        "c": more.calls,
+                        "r": more.rows,
+                        "b": more.bytes,
+                        "lease": lease,
+                        "now": now_us,
+                    },
+                )
+                return ReserveResult(True, Quantity())
+            row = _run(conn, _LICENCE_STATE, {"id": claim.terms.licence_id}).first()
+            if row is None:
+                return ReserveResult(False, Quantity())
+            left = [
+                INT64_MAX if limit == 0 else max(0, int(limit) - int(used))
+                for limit, used in ((row[1], row[4]), (row[2], row[5]), (row[3], row[6]))
+            ]
+            return ReserveResult(False, Quantity(*left))
+
+        return self._batcher.run(op)
+
+    # -- ending ---------------------------------------------------------------------------
+
+    def abandon(self, claim: Claim) -> None:
+        """Nothing was delivered: release the reservation and forget the claim."""
+
+        def op(conn: Connection) -> None:
+            row = _run(conn, _CLAIM_RESERVED, {"id": claim.usage_id}).first()
+            if row is None or row.state != "RUNNING":
+                return
+            _run(
+                conn,
+                _RELEASE,
+                {
+                    "id": row.licence_id,
+                    "c": row.reserved_calls,
+                    "r": row.reserved_rows,
+                    "b": row.reserved_bytes,
+                },
+            )
+            _run(conn, _DELETE_CLAIM, {"id": claim.usage_id})
+
+        self._batcher.run(op)
+
+    def finish(
+        self,
+        claim: Claim,
+        delivered: Quantity,
+        reserved: Quantity,
+        outcome: Outcome,
+        *,
+        data_sent: bool = True,
+    ) -> Receipt:
+        """Record the call: validate and rate it, append it to the ledger (durable),
+        sign the receipt, settle the quota to ``delivered`` and store it all.
+
+        ``data_sent`` says whether data already left (a stream): if the ledger then
+        refuses the append, the record is kept as REJECTED ("LEDGER_APPEND_FAILED")
+        rather than lost. Before any data left (lookups, verifies), a failed append
+        releases the claim and the error propagates: nothing was delivered, nothing
+        is recorded.
+        """
+        terms = claim.terms
+        rejection = ""
+        try:
+            amount = self.rater(terms, delivered)
+            if not 0 <= amount.amount_fen <= INT64_MAX:
+                raise RatingError("AMOUNT_OVERFLOW")
+        except RatingError as exc:
+            amount, rejection = Money("CNY", 0), exc.reason
+        if not rejection:
+            rejection = _validate(terms, delivered)
+        usage_name = self.usage_name(claim.usage_id)
+        index: int | None = None
+        leaf: bytes | None = None
+        if not rejection:
+            record = self._record_message(claim, delivered, amount, outcome, "RECORDED", "")
+            key = f"usage/{claim.call.consumer_party}/{claim.call.request_id}"
+            data = encode_record(
+                self.region,
+                claim.call.consumer_party,
+                key,
+                usage_recorded=record_pb2.UsageRecorded(usage_record=record),
+            )
+            try:
+                appended = self.ledger.append(data, key)
+            except Exception:
+                if not data_sent:
+                    self.abandon(claim)
+                    raise
+                log.exception("usage %s could not be appended; kept as REJECTED", key)
+                rejection = "LEDGER_APPEND_FAILED"
+            else:
+                index, leaf = appended.index, appended.leaf_hash
+                if appended.duplicate:
+                    log.warning("usage %s was already in the ledger at %s", key, index)
+        status = "REJECTED" if rejection else "RECORDED"
+        if rejection:
+            record = self._record_message(claim, delivered, amount, outcome, status, rejection)
+        record_bytes = record.SerializeToString(deterministic=True)
+        body = access_pb2.UsageReceiptBody(
+            usage_record=usage_name,
+            request_id=claim.call.request_id,
+            licence=terms.licence,
+            consumer_party=claim.call.consumer_party,
+            provider_region=self.region,
+            access_mode=_enum(common_pb2.AccessMode, "ACCESS_MODE", claim.call.mode.value),
+            quantity=_quantity_msg(delivered),
+            amount=common_pb2.Money(
+                currency_code=amount.currency_code, amount_fen=amount.amount_fen
+            ),
+            tariff=terms.tariff,
+            masking_applied=_masking_msgs(outcome.masking),
+            time=_ts(claim.start_us),
+            truncated=bool(outcome.truncation_reason),
+            truncation_reason=outcome.truncation_reason,
+        )
+        if index is not None and leaf is not None:
+            body.entry.CopyFrom(
+                common_pb2.EntryRef(origin=self.origin, index=index, leaf_hash=leaf)
+            )
+        body_bytes = body.SerializeToString(deterministic=True)
+        sig = sign_document(
+            self.signer, self.region, USAGE_RECEIPT_CONTEXT, body_bytes, now=self.clock()
+        )
+        receipt = Receipt(body_bytes, sig)
+        self._store(
+            claim,
+            delivered,
+            reserved,
+            amount,
+            outcome,
+            status,
+            rejection,
+            record_bytes,
+            receipt,
+            index,
+            leaf,
+        )
+        return receipt
+
+    def _store(
+        self,
+        claim: Claim,
+        delivered: Quantity,
+        reserved: Quantity,
+        amount: Money,
+        outcome: Outcome,
+        status: str,
+        rejection: str,
+        record_bytes: bytes,
+        receipt: Receipt,
+        index: int | None,
+        leaf: bytes | None,
+    ) -> None:
+        params = {
+            "id": claim.usage_id,
+            "state": status,
+            "calls": delivered.calls,
+            "rows": delivered.rows,
+            "bytes": delivered.bytes,
+            "amount": amount.amount_fen,
+            "currency": amount.currency_code,
+            "outcome": outcome.result,
+            "rejection": rejection,
+            "record": record_bytes,
+            "rbody": receipt.body,
+            "rsig": receipt.signature.signature,
+            "rkey": receipt.signature.key_name,
+            "rkid": receipt.signature.key_id,
+            "rsus": receipt.signature.sign_us,
+            "lidx": index,
+            "lleaf": leaf,
+            "now": _us(self.clock()),
+        }
+        # Settle to exactly what was delivered: give back what was reserved and not
+        # used, and add what was delivered in dimensions the licence does not limit
+        # (those are not reserved batch by batch: nothing could refuse them).
+        settle = (
+            reserved.calls - delivered.calls,
+            reserved.rows - delivered.rows,
+            reserved.bytes - delivered.bytes,
+        )
+        op = _StoreOp(params, claim.terms.licence_id, settle)
+        self._batcher.run(op, (1, _store_bulk))
+
+    def _record_message(
+        self,
+        claim: Claim,
+        delivered: Quantity,
+        amount: Money,
+        outcome: Outcome,
+        status: str,
+        rejection: str,
+    ) -> access_pb2.UsageRecord:
+        terms = claim.terms
+        period, _ = _period_day(claim.start_us)
+        record = access_pb2.UsageRecord(
+            name=self.usage_name(claim.usage_id),
+            id=claim.call.request_id,
+            source=f"//bashu.exchange/regions/{self.region}",
+            subject=terms.licence,
+            time=_ts(claim.start_us),
+            type=EVENT_TYPES[claim.call.mode.value],
+            spec_version="1.0",
+            provider_party=terms.provider_party_name,
+            provider_region=self.region,
+            consumer_party=claim.call.consumer_party,
+            consumer_region=terms.consumer_region,
+            product=terms.product,
+            product_revision=terms.product_revision,
+            tariff=terms.tariff,
+            purpose=licensing_pb2.Purpose(
+                scenario_code=terms.purpose.scenario_code,
+                purpose_class=_enum(
+                    common_pb2.PurposeClass, "PURPOSE_CLASS", terms.purpose.purpose_class
+                ),
+                description=terms.purpose.description,
+            ),
+            access_mode=_enum(common_pb2.AccessMode, "ACCESS_MODE", claim.call.mode.value),
+            data_grade=_enum(common_pb2.DataGrade, "DATA_GRADE", terms.data_grade),
+            personal_info_class=_enum(
+                common_pb2.PersonalInfoClass, "PERSONAL_INFO_CLASS", terms.personal_info_class
+            ),
+            cross_border=terms.cross_border is not None,
+            quantity=_quantity_msg(delivered),
+            amount=common_pb2.Money(
+                currency_code=amount.currency_code, amount_fen=amount.amount_fen
+            ),
+            masking_applied=_masking_msgs(outcome.masking),
+            columns=list(outcome.columns),
+            truncated=bool(outcome.truncation_reason),
+            truncation_reason=outcome.truncation_reason,
+            status=_enum(access_pb2.UsageRecordStatus, "USAGE_RECORD_STATUS", status),
+            rejection_reason=rejection,
+            relay_region=self.region,
+            period=period,
+        )
+        if terms.cross_border is not None:
+            record.destination_country = terms.cross_border.destination_country
+            record.approval_kind = _enum(
+                common_pb2.ApprovalKind, "APPROVAL_KIND", terms.cross_border.approval_kind
+            )
+            record.approval_reference = terms.cross_border.approval_reference
+        return record
+
+    # -- recovery -----------------------------------------------------------------------
+
+    def _recover(self, row_id: str, call: CallSpec) -> None:
+        """Take over a claim whose lease ended (its process died or hung).
+
+        If the ledger holds the record, the row is completed from it (the call did
+        happen); otherwise the reservation is released and the claim deleted, and the
+        caller claims afresh.
+        """
+        if not row_id:
+            return
+        key = f"usage/{call.consumer_party}/{call.request_id}"
+        try:
+            entry = self.ledger.get_entry_by_key(key)
+        except EntryNotFoundError:
+            entry = None
+        now_us = _us(self.clock())
+        if entry is None:
+
+            def release(conn: Connection) -> None:
+                row = _run(conn, _CLAIM_RESERVED, {"id": row_id}).first()
+                if row is None or row.state != "RUNNING":
+                    return
+                _run(
+                    conn,
+                    _RELEASE,
+                    {
+                        "id": row.licence_id,
+                        "c": row.reserved_calls,
+                        "r": row.reserved_rows,
+                        "b": row.reserved_bytes,
+                    },
+                )
+                _run(conn, _DELETE_CLAIM, {"id": row_id})
+
+            self._batcher.run(release)
+            return
+        record = decode_record(entry.data).usage_recorded.usage_record
+        q = Quantity(record.quantity.calls, record.quantity.rows, record.quantity.bytes)
+        body = access_pb2.UsageReceiptBody(
+            usage_record=record.name,
+            request_id=record.id,
+            licence=record.subject,
+            consumer_party=record.consumer_party,
+            provider_region=self.region,
+            access_mode=record.access_mode,
+            entry=common_pb2.EntryRef(
+                origin=self.origin, index=entry.index, leaf_hash=entry.leaf_hash
+            ),
+            quantity=record.quantity,
+            amount=record.amount,
+            tariff=record.tariff,
+            masking_applied=list(record.masking_applied),
+            time=record.time,
+            truncated=record.truncated,
+            truncation_reason=record.truncation_reason,
+        ).SerializeToString(deterministic=True)
+        sig = sign_document(self.signer, self.region, USAGE_RECEIPT_CONTEXT, body, now=self.clock())
+        record_bytes = record.SerializeToString(deterministic=True)
+
+        def complete(conn: Connection) -> None:
+            row = _run(conn, _CLAIM_RESERVED, {"id": row_id}).first()
+            if row is None or row.state != "RUNNING":
+                return
+            reserved = Quantity(row.reserved_calls, row.reserved_rows, row.reserved_bytes)
+            release = reserved.minus(q)
+            _run(
+                conn,
+                _FINISH,
+                {
+                    "id": row_id,
+                    "state": "RECORDED",
+                    "calls": q.calls,
+                    "rows": q.rows,
+                    "bytes": q.bytes,
+                    "amount": record.amount.amount_fen,
+                    "currency": record.amount.currency_code or "CNY",
+                    "outcome": "",
+                    "rejection": "",
+                    "record": record_bytes,
+                    "rbody": body,
+                    "rsig": sig.signature,
+                    "rkey": sig.key_name,
+                    "rkid": sig.key_id,
+                    "rsus": sig.sign_us,
+                    "lidx": entry.index,
+                    "lleaf": entry.leaf_hash,
+                    "now": now_us,
+                },
+            )
+            _run(
+                conn,
+                _RELEASE,
+                {"id": row.licence_id, "c": release.calls, "r": release.rows, "b": release.bytes},
+            )
+
+        self._batcher.run(complete)
+
+    # -- reading records ------------------------------------------------------------------
+
+    def receipt(self, consumer_party: str, request_id: str) -> Receipt:
+        """The receipt of an earlier call of ``consumer_party`` (USAGE_RECORD_NOT_FOUND)."""
+        with self._reads.connect() as conn:
+            row = _run(
+                conn, _SELECT_CLAIM, {"consumer_party": consumer_party, "request_id": request_id}
+            ).first()
+        receipt = _receipt_from_row(row) if row is not None else None
+        if receipt is None:
+            raise NotFoundError(f"usage of request {request_id}", reason="USAGE_RECORD_NOT_FOUND")
+        return replace(receipt, signature=replace(receipt.signature, signer_region=self.region))
+
+    def _visibility(self, viewer: Principal) -> tuple[str, dict[str, Any]]:
+        """A SQL condition restricting rows to what ``viewer`` may see."""
+        if viewer.has_any(frozenset({Role.FINANCE, Role.OPERATOR})):
+            return "1 = 1", {}
+        clauses = []
+        params: dict[str, Any] = {}
+        if Role.CONSUMER in viewer.roles:
+            clauses.append("consumer_party = :v_party")
+            params["v_party"] = f"regions/{self.region}/parties/{viewer.party_id}"
+        if Role.PROVIDER in viewer.roles:
+            clauses.append("provider_party = :v_pid")
+            params["v_pid"] = viewer.party_id
+        return "(" + (" OR ".join(clauses) or "1 = 0") + ")", params
+
+    def _filter_sql(self, f: UsageFilter) -> tuple[list[str], dict[str, Any]]:
+        where: list[str] = []
+        params: dict[str, Any] = {}
+        if f.period and not _PERIOD_RE.match(f.period):
+            raise InvalidArgumentError(
+                [FieldViolation("filter.period", "must be YYYY-MM")], reason="INVALID_PERIOD"
+            )
+        if f.start_us is not None and f.end_us is not None and f.end_us < f.start_us:
+            raise InvalidArgumentError(
+                [FieldViolation("filter.time_range", "ends before it starts")],
+                reason="INVALID_PERIOD",
+            )
+        statuses = f.statuses or ("RECORDED",)
+        bad = [s for s in statuses if s not in ("RECORDED", "REJECTED")]
+        if bad:
+            raise InvalidArgumentError([FieldViolation("filter.statuses", f"unknown {bad}")])
+        where.append("state IN (" + ",".join(f":st{i}" for i in range(len(statuses))) + ")")
+        params.update({f"st{i}": s for i, s in enumerate(statuses)})
+        if f.licence:
+            where.append("licence_id = :f_licence")
+            params["f_licence"] = _id_of(f.licence, "licences", self.region)
+        if f.product:
+            where.append("product_id = :f_product")
+            params["f_product"] = _id_of(f.product, "products", self.region)
+        if f.consumer_party:
+            where.append("consumer_party = :f_consumer")
+            params["f_consumer"] = f.consumer_party
+        if f.consumer_region:
+            where.append("consumer_region = :f_cregion")
+            params["f_cregion"] = f.consumer_region
+        if f.period:
+            where.append("period = :f_period")
+            params["f_period"] = f.period
+        if f.start_us is not None:
+            where.append("time_us >= :f_start")
+            params["f_start"] = f.start_us
+        if f.end_us is not None:
+            where.append("time_us < :f_end")
+            params["f_end"] = f.end_us
+        return where, params
+
+    def get_usage(self, viewer: Principal, name: str) -> UsageItem:
+        usage_id = _id_of(name, "usageRecords", self.region)
+        vis, params = self._visibility(viewer)
+        sql = _sql(
+            "SELECT id, record, state, ledger_index, ledger_leaf_hash, period FROM access_usage",
+            " WHERE id = :id AND state <> 'RUNNING' AND ",
+            vis,
+        )
+        with self._reads.connect() as conn:
+            row = conn.execute(sql, {"id": usage_id, **params}).first()
+        if row is None or row.record is None:
+            raise NotFoundError(name, reason="USAGE_RECORD_NOT_FOUND")
+        return _item(row)
+
+    def list_usage(
+        self, viewer: Principal, f: UsageFilter, page_size: int, page_token: str
+    ) -> tuple[list[UsageItem], str]:
+        size = _page_size(page_size)
+        bound = fingerprint("list", f)
+        where, params = self._filter_sql(f)
+        vis, vparams = self._visibility(viewer)
+        where.append(vis)
+        params.update(vparams)
+        if page_token:
+            after = _untoken(page_token, "usage", bound)
+            where.append("(time_us > :a_t OR (time_us = :a_t AND id > :a_id))")
+            params.update({"a_t": int(after[0]), "a_id": str(after[1])})
+        sql = _sql(
+            "SELECT id, record, state, ledger_index, ledger_leaf_hash, period, time_us",
+            " FROM access_usage WHERE ",
+            " AND ".join(where),
+            " ORDER BY time_us, id LIMIT :lim",
+        )
+        params["lim"] = size + 1
+        with self._reads.connect() as conn:
+            rows = conn.execute(sql, params).all()
+        more = len(rows) > size
+        rows = rows[:size]
+        token = _token("usage", bound, [rows[-1].time_us, rows[-1].id]) if more else ""
+        return [_item(r) for r in rows], token
+
+    def summarize(
+        self,
+        viewer: Principal,
+        f: UsageFilter,
+        grouping: UsageGrouping,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[UsageSummary], UsageSummary, str]:
+        size = _page_size(page_size)
+        bound = fingerprint("summary", f, grouping.value)
+        where, params = self._filter_sql(f)
+        vis, vparams = self._visibility(viewer)
+        where.append(vis)
+        params.update(vparams)
+        column = {
+            UsageGrouping.LICENCE: "licence_id",
+            UsageGrouping.PRODUCT: "product_id",
+            UsageGrouping.CONSUMER: "consumer_party",
+            UsageGrouping.DAY: "day",
+        }[grouping]
+        aggregates = (
+            "count(*), sum(CASE WHEN amount_fen = 0 THEN 1 ELSE 0 END), sum(qty_calls),"
+            " sum(qty_rows), sum(qty_bytes), sum(amount_fen)"
+        )
+        base = " AND ".join(where)
+        group_where = base
+        group_params = dict(params)
+        if page_token:
+            after = _untoken(page_token, "summary", bound)
+            group_where += f" AND {column} > :a_key"
+            group_params["a_key"] = str(after[0])
+        group_params["lim"] = size + 1
+        grouped = _sql(
+            "SELECT ",
+            column,
+            " AS k, ",
+            aggregates,
+            " FROM access_usage WHERE ",
+            group_where,
+            " GROUP BY ",
+            column,
+            " ORDER BY ",
+            column,
+            " LIMIT :lim",
+        )
+        total_sql = _sql("SELECT '' AS k, ", aggregates, " FROM access_usage WHERE ", base)
+        with self._reads.connect() as conn:
+            rows = conn.execute(grouped, group_params).all()
+            total = conn.execute(total_sql, params).one()
+        more = len(rows) > size
+        rows = rows[:size]
+        prefix = {
+            UsageGrouping.LICENCE: f"regions/{self.region}/licences/",
+            UsageGrouping.PRODUCT: f"regions/{self.region}/products/",
+            UsageGrouping.CONSUMER: "",
+            UsageGrouping.DAY: "",
+        }[grouping]
+        out = [_summary(prefix + str(r[0]), r) for r in rows]
+        token = _token("summary", bound, [str(rows[-1][0])]) if more else ""
+        return out, _summary("", total), token
+
+
+def _summary(key: str, r: Any) -> UsageSummary:
+    return UsageSummary(
+        key=key,
+        record_count=int(r[1] or 0),
+        zero_priced_count=int(r[2] or 0),
+        quantity=Quantity(int(r[3] or 0), int(r[4] or 0), int(r[5] or 0)),
+        amount_fen=int(r[6] or 0),
+    )
+
+
+def _item(row: Any) -> UsageItem:
+    return UsageItem(
+        id=row.id,
+        record=bytes(row.record),
+        status=row.state,
+        ledger_index=row.ledger_index,
+        ledger_leaf_hash=bytes(row.ledger_leaf_hash) if row.ledger_leaf_hash else None,
+        period=row.period,
+    )
+
+
+def _validate(terms: LicenceTerms, q: Quantity) -> str:
+    """Why a usage record is not acceptable for settlement, or ''."""
+    if max(q.calls, q.rows, q.bytes) > INT64_MAX:
+        return "QUANTITY_OVERFLOW"
+    if q.calls != 1:
+        return "CALL_COUNT_INVALID"
+    cb = terms.cross_border
+    if cb is not None and (not cb.approval_reference or not cb.destination_country):
+        return "CROSS_BORDER_APPROVAL_MISSING"
+    if not terms.purpose.scenario_code:
+        return "PURPOSE_MISSING"
+    return ""
