@@ -38,19 +38,24 @@ for callers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger import merkle
 from ledger.errors import IntegrityError, LedgerError, StorageError
 from ledger.storage import Head, Store, Writer
 
-__all__ = ["AppendResult", "PreparedItem", "Sequencer"]
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+__all__ = ["AppendResult", "PreparedItem", "Sequencer", "write_gate"]
 
 PreparedItem = tuple[str, bytes, bytes]
 """``(idempotency_key, data, leaf_hash)``: the leaf hash is computed by the caller's
@@ -89,6 +94,30 @@ class _Edge:
 _NODE_PREFIX = b"\x01"
 _sha256 = hashlib.sha256
 
+_gates: dict[str, threading.Lock] = {}
+_gates_lock = threading.Lock()
+
+
+def write_gate(engine: Engine) -> contextlib.AbstractContextManager[Any]:
+    """The lock this process's writers of one SQLite database take around a write
+    transaction (a no-op context elsewhere).
+
+    SQLite admits one writer at a time; a second ``BEGIN IMMEDIATE`` waits in the busy
+    handler, which polls with sleeps of up to tens of milliseconds, so two group
+    committers of one process (this sequencer, the metering writer) would spend
+    most of their time asleep. Queuing on a lock wakes the next one as soon as the
+    previous transaction ended. Other processes are still serialised by SQLite.
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return contextlib.nullcontext()
+    key = os.path.realpath(url.database)
+    with _gates_lock:
+        gate = _gates.get(key)
+        if gate is None:
+            gate = _gates[key] = threading.Lock()
+    return gate
+
 
 class Sequencer:
     """The single writer of one log in this process; see the module docstring."""
@@ -114,6 +143,7 @@ class Sequencer:
         self._closing = False
         self._writer: Writer | None = None
         self._edge: _Edge | None = None
+        self._gate = write_gate(store.engine)
         # Whether the last batch had company: only then is lingering for more
         # requests worth its latency (a lone appender should not wait max_delay).
         self._contended = False
@@ -218,6 +248,10 @@ class Sequencer:
             self._writer = None
 
     def _commit(self, batch: list[_Request]) -> list[list[AppendResult]]:
+        with self._gate:
+            return self._commit_locked(batch)
+
+    def _commit_locked(self, batch: list[_Request]) -> list[list[AppendResult]]:
         items = [item for req in batch for item in req.items]
         if self._writer is None:
             self._writer = self._store.writer()

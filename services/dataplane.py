@@ -561,16 +561,15 @@ class DataPlane:
             fingerprint("lookup", req.licence, sorted(req.key), columns),
         )
         amount = Quantity(calls=1, rows=row.num_rows, bytes=body)
-        started = self.meter.start(terms, call, amount)
-        if isinstance(started, Replay):
-            return LookupResult(started.outcome == "FOUND", b"", started.receipt)
         outcome = Outcome(
             columns=tuple(columns),
             masking=tuple(rules.items()),
             result="FOUND" if found else "NOT_FOUND",
         )
-        receipt = self.meter.finish(started, amount, amount, outcome, data_sent=False)
-        return LookupResult(found, ipc, receipt)
+        done = self.meter.once(terms, call, amount, outcome)
+        if isinstance(done, Replay):
+            return LookupResult(done.outcome == "FOUND", b"", done.receipt)
+        return LookupResult(found, ipc, done)
 
     # -- verify-only ----------------------------------------------------------------------
 
@@ -605,12 +604,11 @@ class DataPlane:
             party, req.request_id, AccessMode.VERIFY, fingerprint("verify", req.licence, claim)
         )
         amount = Quantity(calls=1, rows=row.num_rows, bytes=0)
-        started = self.meter.start(terms, call, amount)
-        if isinstance(started, Replay):
-            return VerifyResult(started.outcome, started.receipt)
         outcome = Outcome(columns=(), masking=(), result=verdict)
-        receipt = self.meter.finish(started, amount, amount, outcome, data_sent=False)
-        return VerifyResult(verdict, receipt)
+        done = self.meter.once(terms, call, amount, outcome)
+        if isinstance(done, Replay):
+            return VerifyResult(done.outcome, done.receipt)
+        return VerifyResult(verdict, done)
 
     # -- bulk read --------------------------------------------------------------------------
 

@@ -70,6 +70,7 @@ from sqlalchemy.pool import QueuePool
 from ledger.errors import EntryNotFoundError
 from ledger.log import Log
 from ledger.note import Signer
+from ledger.sequencer import AppendResult, write_gate
 from services.auth import Principal, Role
 from services.errors import (
     AbortedError,
@@ -422,11 +423,17 @@ class _Pending(Generic[T]):
     __slots__ = ("bulk", "done", "error", "op", "result")
 
     def __init__(self, op: Callable[[Connection], T], bulk: tuple[int, Bulk] | None) -> None:
-        self.op = op
+        self.op: Callable[[Connection], Any] = op
         self.bulk = bulk  # (order, executor) or None
         self.done = threading.Event()
         self.result: T | None = None
         self.error: BaseException | None = None
+
+
+AfterCommit = Callable[[list[_Pending[Any]]], list[_Pending[Any]]]
+"""Runs in the writer thread once a batch committed (outside the write lock); returns
+the pendings that got a follow-up op (``op``/``bulk`` replaced) to run in the next
+transaction instead of being answered now."""
 
 
 class _Batcher:
@@ -443,8 +450,17 @@ class _Batcher:
     run in ``order`` (claims before settlements), so row locks are taken in one order.
     """
 
-    def __init__(self, engine: Engine, *, max_batch: int = 256, idle_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_batch: int = 256,
+        idle_s: float = 5.0,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
         self._engine = engine
+        self._after_commit = after_commit
+        self._gate = write_gate(engine)
         self._max_batch = max_batch
         self._idle_s = idle_s
         self._queue: deque[_Pending[Any]] = deque()
@@ -502,12 +518,21 @@ class _Batcher:
                     return
                 try:
                     conn = conn or self._engine.connect()
-                    with conn.begin():
+                    with self._gate, conn.begin():
                         self._execute(conn, batch)
                 except Exception:
                     _close_quietly(conn)
                     conn = self._one_by_one(batch)
-                    continue
+                carried: list[_Pending[Any]] = []
+                if self._after_commit is not None:
+                    carried = self._after_commit([p for p in batch if p.error is None])
+                if carried:
+                    # Follow-ups go first into the next transaction (with whatever
+                    # else queued meanwhile); their callers keep waiting.
+                    with self._cond:
+                        self._queue.extendleft(reversed(carried))
+                    keep = {id(p) for p in carried}
+                    batch = [p for p in batch if id(p) not in keep]
                 for p in batch:
                     p.done.set()
         except BaseException:
@@ -538,17 +563,17 @@ class _Batcher:
                 executor(conn, pendings)
 
     def _one_by_one(self, batch: list[_Pending[Any]]) -> Connection | None:
+        """Run each op of a failed batch in its own transaction (the caller answers)."""
         conn: Connection | None = None
         for p in batch:
             try:
                 conn = conn or self._engine.connect()
-                with conn.begin():
+                with self._gate, conn.begin():
                     p.result = p.op(conn)
             except Exception as exc:
                 _close_quietly(conn)
                 conn = None
                 p.error = exc
-            p.done.set()
         return conn
 
 
@@ -602,19 +627,86 @@ _CLAIM_COLUMNS = (
 
 
 @functools.lru_cache(maxsize=512)
-def _claims_insert(n: int) -> TextClause:
-    """One INSERT of ``n`` claims that skips existing request ids and says which went in.
+def _claims_insert(dialect: str, n: int) -> str:
+    """One INSERT of ``n`` claims that skips existing request ids (driver SQL, cached
+    per ``n``, positional parameters in ``_CLAIM_COLUMNS`` order).
 
-    Plain SQL text (cached per ``n``): compiling a multi-row Core insert per batch cost
-    more than running it.
+    No RETURNING: SQLite steps once per returned row, and every step gives up the GIL
+    while the write lock is held. The row count says whether all went in (the usual
+    case); only otherwise are the inserted ids read back.
     """
-    rows = ", ".join("(" + ", ".join(f":{c}_{i}" for c in _CLAIM_COLUMNS) + ")" for i in range(n))
-    return _sql(
-        "INSERT INTO access_usage (",
-        ", ".join(_CLAIM_COLUMNS),
-        ") VALUES ",
-        rows,
-        " ON CONFLICT (consumer_party, request_id) DO NOTHING RETURNING id",
+    mark = "%s" if dialect == "postgresql" else "?"
+    row = "(" + ", ".join(mark for _ in _CLAIM_COLUMNS) + ")"
+    # Fixed fragments only (column names and placeholders); values are bound.
+    return "".join(
+        (
+            "INSERT INTO access_usage (",
+            ", ".join(_CLAIM_COLUMNS),
+            ") VALUES ",
+            ", ".join(row for _ in range(n)),
+            " ON CONFLICT (consumer_party, request_id) DO NOTHING",
+        )
+    )
+
+
+_FINISH_COLUMNS = (
+    "id",
+    "state",
+    "qty_calls",
+    "qty_rows",
+    "qty_bytes",
+    "amount_fen",
+    "currency_code",
+    "outcome",
+    "rejection_reason",
+    "record",
+    "receipt_body",
+    "receipt_signature",
+    "receipt_key_name",
+    "receipt_key_id",
+    "receipt_sign_us",
+    "ledger_index",
+    "ledger_leaf_hash",
+    "update_us",
+)
+_FINISH_KEYS = (
+    "id",
+    "state",
+    "calls",
+    "rows",
+    "bytes",
+    "amount",
+    "currency",
+    "outcome",
+    "rejection",
+    "record",
+    "rbody",
+    "rsig",
+    "rkey",
+    "rkid",
+    "rsus",
+    "lidx",
+    "lleaf",
+    "now",
+)
+
+
+@functools.lru_cache(maxsize=512)
+def _finish_many(n: int) -> str:
+    """SQLite: ``n`` finished calls in ONE statement (``UPDATE … FROM (VALUES …)``),
+    where an executemany would step, and give up the GIL, once per row while the
+    write lock is held. Same effect as running ``_FINISH`` for each."""
+    row = "(" + ", ".join("?" for _ in _FINISH_COLUMNS) + ")"
+    sets = ", ".join(f"{c} = v.column{i + 1}" for i, c in enumerate(_FINISH_COLUMNS) if c != "id")
+    # Fixed fragments only (column names and placeholders); values are bound.
+    return "".join(
+        (
+            "UPDATE access_usage SET ",
+            sets,
+            ", reserved_calls = 0, reserved_rows = 0, reserved_bytes = 0 FROM (VALUES ",
+            ", ".join(row for _ in range(n)),
+            ") AS v WHERE access_usage.id = v.column1 AND access_usage.state = 'RUNNING'",
+        )
     )
 
 
@@ -780,46 +872,54 @@ class _StartOp:
     need_room: bool
     now_us: int
     usage_id: str
+    values: tuple[Any, ...] = ()  # the claim row in _CLAIM_COLUMNS order
+
+    def __post_init__(self) -> None:
+        # Built here, in the caller's thread: the writer holds the write lock while
+        # it runs the batch, so it should only execute.
+        self.values = self.row()
 
     def __call__(self, conn: Connection) -> _Start:
         return self.meter._start_op(
             conn, self.terms, self.call, self.reserve, self.need_room, self.now_us, self.usage_id
         )
 
-    def row(self) -> dict[str, Any]:
+    def row(self) -> tuple[Any, ...]:
         period, day = _period_day(self.now_us)
-        return {
-            "id": self.usage_id,
-            "consumer_party": self.call.consumer_party,
-            "request_id": self.call.request_id,
-            "request_fingerprint": self.call.fingerprint,
-            "mode": self.call.mode.value,
-            "licence_id": self.terms.licence_id,
-            "product_id": self.terms.product_id,
-            "revision": self.terms.revision,
-            "provider_party": self.terms.provider_party,
-            "consumer_region": self.terms.consumer_region,
-            "state": "RUNNING",
-            "lease_until_us": self.now_us + _us(self.meter.lease_s),
-            "reserved_calls": self.reserve.calls,
-            "reserved_rows": self.reserve.rows,
-            "reserved_bytes": self.reserve.bytes,
-            "qty_calls": 0,
-            "qty_rows": 0,
-            "qty_bytes": 0,
-            "amount_fen": 0,
-            "currency_code": "CNY",
-            "time_us": self.now_us,
-            "period": period,
-            "day": day,
-            "outcome": "",
-            "rejection_reason": "",
-            "receipt_key_name": "",
-            "receipt_key_id": "",
-            "receipt_sign_us": 0,
-            "create_us": self.now_us,
-            "update_us": self.now_us,
-        }
+        now = self.now_us
+        terms, call, reserve = self.terms, self.call, self.reserve
+        return (
+            self.usage_id,
+            call.consumer_party,
+            call.request_id,
+            call.fingerprint,
+            call.mode.value,
+            terms.licence_id,
+            terms.product_id,
+            terms.revision,
+            terms.provider_party,
+            terms.consumer_region,
+            "RUNNING",
+            now + _us(self.meter.lease_s),
+            reserve.calls,
+            reserve.rows,
+            reserve.bytes,
+            0,
+            0,
+            0,
+            0,
+            "CNY",
+            now,
+            period,
+            day,
+            "",
+            "",
+            "",
+            "",
+            0,
+            now,
+            now,
+        )
 
 
 @dataclass
@@ -845,6 +945,58 @@ class _StoreOp:
             )
 
 
+@dataclass
+class _OnceOp(_StartOp):
+    """A one-shot call (see :meth:`Meter.once`): its claim, and what the writer needs to
+    record it, prepared in the caller's thread."""
+
+    outcome: Outcome = field(default_factory=Outcome)
+    claim: Claim | None = None
+    amount: Money | None = None
+    rejection: str = ""
+    record_bytes: bytes = b""
+    data: bytes | None = None  # the ledger entry (None: REJECTED, nothing to append)
+    key: str = ""
+    body: access_pb2.UsageReceiptBody | None = None
+    receipt: Receipt | None = None  # set by the writer once the call is recorded
+    failure: Exception | None = None  # set by the writer if recording failed
+
+    def prepare(self, outcome: Outcome) -> None:
+        meter = self.meter
+        claim = Claim(self.usage_id, self.call, self.terms, self.now_us)
+        amount, rejection = meter._rate(self.terms, self.reserve)
+        status = "REJECTED" if rejection else "RECORDED"
+        record = meter._record_message(claim, self.reserve, amount, outcome, status, rejection)
+        if not rejection:
+            self.data, self.key = meter._ledger_data(claim, record)
+        self.outcome, self.claim, self.amount, self.rejection = outcome, claim, amount, rejection
+        self.record_bytes = record.SerializeToString(deterministic=True)
+        self.body = meter._receipt_body(claim, self.reserve, amount, outcome)
+
+
+@dataclass
+class _ReleaseOp:
+    """Forget a running claim and give back what it reserved."""
+
+    usage_id: str
+
+    def __call__(self, conn: Connection) -> None:
+        row = _run(conn, _CLAIM_RESERVED, {"id": self.usage_id}).first()
+        if row is None or row.state != "RUNNING":
+            return
+        _run(
+            conn,
+            _RELEASE,
+            {
+                "id": row.licence_id,
+                "c": row.reserved_calls,
+                "r": row.reserved_rows,
+                "b": row.reserved_bytes,
+            },
+        )
+        _run(conn, _DELETE_CLAIM, {"id": self.usage_id})
+
+
 def _store_bulk(conn: Connection, pendings: list[_Pending[Any]]) -> None:
     """Many finished calls at once: one executemany, one release per licence."""
     ops = [cast(_StoreOp, p.op) for p in pendings]
@@ -859,7 +1011,11 @@ def _store_bulk(conn: Connection, pendings: list[_Pending[Any]]) -> None:
                 [o.params["id"] for o in releasing],
             )
         }
-    _run(conn, _FINISH, [o.params for o in ops])
+    if conn.dialect.name == "sqlite":
+        names = _FINISH_KEYS
+        conn.exec_driver_sql(_finish_many(len(ops)), tuple(o.params[k] for o in ops for k in names))
+    else:
+        _run(conn, _FINISH, [o.params for o in ops])
     totals: dict[str, tuple[int, int, int]] = {}
     for o in releasing:
         if o.params["id"] in running:
@@ -970,7 +1126,7 @@ class Meter:
     _batcher: _Batcher = field(init=False)
 
     def __post_init__(self) -> None:
-        self._batcher = _Batcher(self.engine)
+        self._batcher = _Batcher(self.engine, after_commit=self._after_commit)
         if self.reads is None:
             self.reads = self.engine
 
@@ -1165,11 +1321,15 @@ class Meter:
         existing request id, a licence whose summed reservation does not fit).
         """
         ops = [cast(_StartOp, p.op) for p in pendings]
-        params: dict[str, Any] = {}
-        for i, o in enumerate(ops):
-            params.update({f"{k}_{i}": v for k, v in o.row().items()})
-        stmt = _claims_insert(len(ops))
-        inserted = {r[0] for r in _run(conn, stmt, params)}
+        params = tuple(v for o in ops for v in o.values)
+        count = conn.exec_driver_sql(_claims_insert(conn.dialect.name, len(ops)), params).rowcount
+        if count == len(ops):
+            inserted = {o.usage_id for o in ops}
+        else:  # some request ids exist already (retries): which claims went in?
+            found = _run_in(
+                conn, "SELECT id FROM access_usage WHERE id IN ", [o.usage_id for o in ops]
+            )
+            inserted = {r[0] for r in found}
         claimed: dict[str, list[tuple[_Pending[Any], _StartOp]]] = {}
         refused: list[str] = []
         for p, o in zip(pendings, ops, strict=True):
@@ -1267,24 +1427,7 @@ class Meter:
 
     def abandon(self, claim: Claim) -> None:
         """Nothing was delivered: release the reservation and forget the claim."""
-
-        def op(conn: Connection) -> None:
-            row = _run(conn, _CLAIM_RESERVED, {"id": claim.usage_id}).first()
-            if row is None or row.state != "RUNNING":
-                return
-            _run(
-                conn,
-                _RELEASE,
-                {
-                    "id": row.licence_id,
-                    "c": row.reserved_calls,
-                    "r": row.reserved_rows,
-                    "b": row.reserved_bytes,
-                },
-            )
-            _run(conn, _DELETE_CLAIM, {"id": claim.usage_id})
-
-        self._batcher.run(op)
+        self._batcher.run(_ReleaseOp(claim.usage_id))
 
     def finish(
         self,
@@ -1304,28 +1447,14 @@ class Meter:
         releases the claim and the error propagates: nothing was delivered, nothing
         is recorded.
         """
-        terms = claim.terms
-        rejection = ""
-        try:
-            amount = self.rater(terms, delivered)
-            if not 0 <= amount.amount_fen <= INT64_MAX:
-                raise RatingError("AMOUNT_OVERFLOW")
-        except RatingError as exc:
-            amount, rejection = Money("CNY", 0), exc.reason
-        if not rejection:
-            rejection = _validate(terms, delivered)
-        usage_name = self.usage_name(claim.usage_id)
+        amount, rejection = self._rate(claim.terms, delivered)
         index: int | None = None
         leaf: bytes | None = None
+        record = self._record_message(
+            claim, delivered, amount, outcome, "REJECTED" if rejection else "RECORDED", rejection
+        )
         if not rejection:
-            record = self._record_message(claim, delivered, amount, outcome, "RECORDED", "")
-            key = f"usage/{claim.call.consumer_party}/{claim.call.request_id}"
-            data = encode_record(
-                self.region,
-                claim.call.consumer_party,
-                key,
-                usage_recorded=record_pb2.UsageRecorded(usage_record=record),
-            )
+            data, key = self._ledger_data(claim, record)
             try:
                 appended = self.ledger.append(data, key)
             except Exception:
@@ -1334,16 +1463,57 @@ class Meter:
                     raise
                 log.exception("usage %s could not be appended; kept as REJECTED", key)
                 rejection = "LEDGER_APPEND_FAILED"
+                record = self._record_message(
+                    claim, delivered, amount, outcome, "REJECTED", rejection
+                )
             else:
                 index, leaf = appended.index, appended.leaf_hash
                 if appended.duplicate:
                     log.warning("usage %s was already in the ledger at %s", key, index)
-        status = "REJECTED" if rejection else "RECORDED"
-        if rejection:
-            record = self._record_message(claim, delivered, amount, outcome, status, rejection)
-        record_bytes = record.SerializeToString(deterministic=True)
-        body = access_pb2.UsageReceiptBody(
-            usage_record=usage_name,
+        receipt = self._sign(self._receipt_body(claim, delivered, amount, outcome), index, leaf)
+        op = self._store_op(
+            claim,
+            delivered,
+            reserved,
+            amount,
+            outcome,
+            "REJECTED" if rejection else "RECORDED",
+            rejection,
+            record.SerializeToString(deterministic=True),
+            receipt,
+            index,
+            leaf,
+        )
+        self._batcher.run(op, (1, _store_bulk))
+        return receipt
+
+    def _rate(self, terms: LicenceTerms, delivered: Quantity) -> tuple[Money, str]:
+        """The amount of a use and, when it cannot be settled, why (else "")."""
+        try:
+            amount = self.rater(terms, delivered)
+            if not 0 <= amount.amount_fen <= INT64_MAX:
+                raise RatingError("AMOUNT_OVERFLOW")
+        except RatingError as exc:
+            return Money("CNY", 0), exc.reason
+        return amount, _validate(terms, delivered)
+
+    def _ledger_data(self, claim: Claim, record: access_pb2.UsageRecord) -> tuple[bytes, str]:
+        key = f"usage/{claim.call.consumer_party}/{claim.call.request_id}"
+        data = encode_record(
+            self.region,
+            claim.call.consumer_party,
+            key,
+            usage_recorded=record_pb2.UsageRecorded(usage_record=record),
+        )
+        return data, key
+
+    def _receipt_body(
+        self, claim: Claim, delivered: Quantity, amount: Money, outcome: Outcome
+    ) -> access_pb2.UsageReceiptBody:
+        """The receipt body, but for the ledger entry (set by :meth:`_sign`)."""
+        terms = claim.terms
+        return access_pb2.UsageReceiptBody(
+            usage_record=self.usage_name(claim.usage_id),
             request_id=claim.call.request_id,
             licence=terms.licence,
             consumer_party=claim.call.consumer_party,
@@ -1359,6 +1529,11 @@ class Meter:
             truncated=bool(outcome.truncation_reason),
             truncation_reason=outcome.truncation_reason,
         )
+
+    def _sign(
+        self, body: access_pb2.UsageReceiptBody, index: int | None, leaf: bytes | None
+    ) -> Receipt:
+        """Set the ledger entry (if any), serialize the body once and sign those bytes."""
         if index is not None and leaf is not None:
             body.entry.CopyFrom(
                 common_pb2.EntryRef(origin=self.origin, index=index, leaf_hash=leaf)
@@ -1367,23 +1542,9 @@ class Meter:
         sig = sign_document(
             self.signer, self.region, USAGE_RECEIPT_CONTEXT, body_bytes, now=self.clock()
         )
-        receipt = Receipt(body_bytes, sig)
-        self._store(
-            claim,
-            delivered,
-            reserved,
-            amount,
-            outcome,
-            status,
-            rejection,
-            record_bytes,
-            receipt,
-            index,
-            leaf,
-        )
-        return receipt
+        return Receipt(body_bytes, sig)
 
-    def _store(
+    def _store_op(
         self,
         claim: Claim,
         delivered: Quantity,
@@ -1396,7 +1557,7 @@ class Meter:
         receipt: Receipt,
         index: int | None,
         leaf: bytes | None,
-    ) -> None:
+    ) -> _StoreOp:
         params = {
             "id": claim.usage_id,
             "state": status,
@@ -1425,8 +1586,102 @@ class Meter:
             reserved.rows - delivered.rows,
             reserved.bytes - delivered.bytes,
         )
-        op = _StoreOp(params, claim.terms.licence_id, settle)
-        self._batcher.run(op, (1, _store_bulk))
+        return _StoreOp(params, claim.terms.licence_id, settle)
+
+    # -- one-shot calls (lookups, verifies) ----------------------------------------------
+
+    def once(
+        self, terms: LicenceTerms, call: CallSpec, amount: Quantity, outcome: Outcome
+    ) -> Receipt | Replay:
+        """A call whose whole use is known before any data leaves (a lookup, a verify):
+        :meth:`start` reserving exactly ``amount`` then :meth:`finish` with nothing
+        sent, in ONE trip to the metering writer.
+
+        Same contract and order as those two calls: the claim and its reservation
+        commit first; then, in the writer thread, the record is appended to the ledger
+        (durable), the receipt signed and the call stored and settled in the next
+        transaction; only then does this return. A refusal records nothing; a ledger
+        that refuses the append releases the claim and its error propagates.
+        """
+        for _ in range(3):
+            job = _OnceOp(self, terms, call, amount, False, _us(self.clock()), uuid.uuid4().hex)
+            job.prepare(outcome)
+            result = self._batcher.run(job, (0, self._start_bulk))
+            if job.receipt is not None:
+                return job.receipt
+            if job.failure is not None:
+                raise job.failure
+            assert isinstance(result, _Start)
+            match result.kind:
+                case "REPLAY":
+                    assert result.receipt is not None
+                    return Replay(result.receipt, result.outcome)
+                case "TAKEOVER":
+                    self._recover(result.row_id, call)
+                    continue
+            assert result.error is not None
+            raise result.error
+        raise AbortedError("could not claim the request; retry later", reason="REQUEST_IN_PROGRESS")
+
+    def _after_commit(self, pendings: list[_Pending[Any]]) -> list[_Pending[Any]]:
+        """Writer thread, after a commit: for the one-shot calls just claimed, append
+        their records to the ledger (one submission, durable on return), sign their
+        receipts and queue their stores for the next transaction."""
+        jobs: list[tuple[_Pending[Any], _OnceOp]] = []
+        for p in pendings:
+            op = p.op
+            if isinstance(op, _OnceOp) and op.receipt is None and op.failure is None:
+                result = p.result
+                if isinstance(result, _Start) and result.kind == "CLAIMED":
+                    jobs.append((p, op))
+        if not jobs:
+            return []
+        appending = [j for _, j in jobs if j.data is not None]
+        failure: Exception | None = None
+        results: list[AppendResult] = []
+        if appending:
+            try:
+                results = self.ledger.append_many([(j.data or b"", j.key) for j in appending])
+            except Exception as exc:
+                failure = exc
+        appended_of = dict(zip((id(j) for j in appending), results, strict=False))
+        for p, job in jobs:
+            try:
+                if job.data is not None and failure is not None:
+                    # Nothing left the node: release the claim, then fail the call.
+                    job.failure = failure
+                    p.op, p.bulk = _ReleaseOp(job.usage_id), None
+                    continue
+                index: int | None = None
+                leaf: bytes | None = None
+                appended = appended_of.get(id(job))
+                if appended is not None:
+                    index, leaf = appended.index, appended.leaf_hash
+                    if appended.duplicate:
+                        log.warning("usage %s was already in the ledger at %s", job.key, index)
+                assert job.body is not None
+                assert job.claim is not None
+                assert job.amount is not None
+                receipt = self._sign(job.body, index, leaf)
+                p.op = self._store_op(
+                    job.claim,
+                    job.reserve,
+                    job.reserve,
+                    job.amount,
+                    job.outcome,
+                    "REJECTED" if job.rejection else "RECORDED",
+                    job.rejection,
+                    job.record_bytes,
+                    receipt,
+                    index,
+                    leaf,
+                )
+                p.bulk = (1, _store_bulk)
+                job.receipt = receipt
+            except Exception as exc:  # signing failed: release, as a failed append would
+                job.failure = exc
+                p.op, p.bulk = _ReleaseOp(job.usage_id), None
+        return [p for p, _ in jobs]
 
     def _record_message(
         self,
