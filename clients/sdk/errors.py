@@ -13,7 +13,7 @@ Map of gRPC codes to classes: INVALID_ARGUMENT → InvalidArgumentError, NOT_FOU
 NotFoundError, ALREADY_EXISTS → AlreadyExistsError, PERMISSION_DENIED →
 PermissionDeniedError, UNAUTHENTICATED → UnauthenticatedError, RESOURCE_EXHAUSTED →
 ResourceExhaustedError, FAILED_PRECONDITION → FailedPreconditionError, OUT_OF_RANGE →
-OutOfRangeError, UNAVAILABLE / DEADLINE_EXCEEDED → UnavailableError /
+OutOfRangeError, ABORTED → AbortedError, UNAVAILABLE / DEADLINE_EXCEEDED → UnavailableError /
 DeadlineExceededError, UNIMPLEMENTED → UnimplementedError, anything else →
 BashuRpcError.
 """
@@ -28,6 +28,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 __all__ = [
+    "AbortedError",
     "AlreadyExistsError",
     "BashuRpcError",
     "DeadlineExceededError",
@@ -95,6 +96,11 @@ class FailedPreconditionError(BashuRpcError): ...
 class OutOfRangeError(BashuRpcError): ...
 
 
+class AbortedError(BashuRpcError):
+    """A concurrent change won (for example two approvals of one request); retrying
+    the same call with the same ``request_id`` is safe."""
+
+
 class UnavailableError(BashuRpcError): ...
 
 
@@ -117,6 +123,7 @@ _BY_CODE: dict[grpc.StatusCode, type[BashuRpcError]] = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.OUT_OF_RANGE: OutOfRangeError,
+    grpc.StatusCode.ABORTED: AbortedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.UNIMPLEMENTED: UnimplementedError,
