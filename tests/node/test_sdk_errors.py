@@ -66,7 +66,7 @@ def channel() -> Iterator[grpc.Channel]:
 
 @pytest.mark.parametrize("code", list(_CODES), ids=lambda c: c.name)
 def test_each_code_maps_to_its_class(channel: grpc.Channel, code: grpc.StatusCode) -> None:
-    call = channel.unary_unary("/test.Fail/Fail")
+    call = channel.unary_unary("/test.Fail/Fail", None, None)
     with pytest.raises(grpc.RpcError) as caught:
         call(code.name.encode())
     err = errors.from_rpc_error(caught.value)
