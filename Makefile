@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test check lint typecheck proto proto-check bench clean
+.PHONY: setup demo test check lint typecheck proto proto-check docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,10 @@ proto: setup
 
 proto-check: setup
 	$(BIN)/python scripts/genproto.py --check
+	$(BIN)/python scripts/gendocs.py --check
+
+docs: setup
+	$(BIN)/python scripts/gendocs.py
 
 check: lint typecheck proto-check
 

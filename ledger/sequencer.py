@@ -32,6 +32,14 @@ Why a dedicated thread rather than "the first caller commits for everyone": the
 thread keeps the one write connection and the cached right edge of the tree, and
 callers never hold the database lock while their own code runs.
 
+Joined appends: a caller that already holds a write transaction on the log's
+database (the metering writer, whose claims and usage rows must commit atomically
+with their ledger entries) wraps its appends in :func:`joined`; ``submit`` then
+appends in THAT transaction, in the caller's thread, and the entries are durable
+when the caller commits (rolled back with it otherwise). The head row is locked
+and the edge checked exactly as for a batch of this sequencer's own, so joined and
+ordinary appends, in this process or another, never fork the log.
+
 What this module does NOT do: no SQL (``ledger.storage``), no signing, no reads
 for callers.
 """
@@ -44,18 +52,18 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger import merkle
 from ledger.errors import IntegrityError, LedgerError, StorageError
-from ledger.storage import Head, Store, Writer
+from ledger.storage import Head, Store, Writer, _Conn
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-__all__ = ["AppendResult", "PreparedItem", "Sequencer", "write_gate"]
+__all__ = ["AppendResult", "PreparedItem", "Sequencer", "joined", "write_gate"]
 
 PreparedItem = tuple[str, bytes, bytes]
 """``(idempotency_key, data, leaf_hash)``: the leaf hash is computed by the caller's
@@ -93,6 +101,30 @@ class _Edge:
 
 _NODE_PREFIX = b"\x01"
 _sha256 = hashlib.sha256
+
+_joined = threading.local()
+
+
+@contextlib.contextmanager
+def joined(engine: Engine, dbapi_connection: Any) -> Iterator[None]:
+    """Make appends of this thread to a log on ``engine``'s database run inside the
+    transaction open on ``dbapi_connection`` (see the module docstring).
+
+    The caller holds that transaction (and, on SQLite, the :func:`write_gate`) for
+    the whole block and commits or rolls back afterwards; an append that fails
+    leaves the transaction to be rolled back.
+    """
+    previous = getattr(_joined, "value", None)
+    _joined.value = (_database_key(engine), dbapi_connection)
+    try:
+        yield
+    finally:
+        _joined.value = previous
+
+
+def _database_key(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
 
 _gates: dict[str, threading.Lock] = {}
 _gates_lock = threading.Lock()
@@ -144,6 +176,7 @@ class Sequencer:
         self._writer: Writer | None = None
         self._edge: _Edge | None = None
         self._gate = write_gate(store.engine)
+        self._database = _database_key(store.engine)
         # Whether the last batch had company: only then is lingering for more
         # requests worth its latency (a lone appender should not wait max_delay).
         self._contended = False
@@ -153,9 +186,13 @@ class Sequencer:
     # --- caller side ----------------------------------------------------------------
 
     def submit(self, items: Sequence[PreparedItem]) -> list[AppendResult]:
-        """Append ``items`` in order, atomically; return only once they are durable."""
+        """Append ``items`` in order, atomically; return only once they are durable
+        (inside a :func:`joined` block: once the caller's transaction commits)."""
         if not items:
             return []
+        join = getattr(_joined, "value", None)
+        if join is not None and join[0] == self._database:
+            return self._append_joined(join[1], items)
         req = _Request(items)
         with self._cond:
             if self._closing:
@@ -283,6 +320,39 @@ class Sequencer:
             results.append(plan.results[pos : pos + n])
             pos += n
         return results
+
+    def _append_joined(
+        self, dbapi_connection: Any, items: Sequence[PreparedItem]
+    ) -> list[AppendResult]:
+        """Append ``items`` in the caller's open transaction (see :func:`joined`)."""
+        if self._closing:
+            raise StorageError("the log is closed")
+        conn = _Conn(dbapi_connection, self._store.postgres)
+        writer = Writer(self._store, conn)
+        try:
+            # The same lock an ordinary batch takes first (Writer.begin, minus BEGIN).
+            row = conn.fetchone(conn.sql.lock_head)
+            if row is None:
+                raise StorageError("the ledger_head row is missing (are the migrations applied?)")
+            head = Head(int(row[0]), bytes(row[1]))
+            edge = self._edge_for(writer, head)
+            # Keys are looked up first: a refused insert would roll back the caller's
+            # whole transaction, not just these entries.
+            existing = writer.existing_keys(list({key for key, _, _ in items}))
+            now = self._clock()
+            plan = _plan(list(items), edge, existing, now)
+            if plan.rows and not writer.insert(plan.rows, plan.head, now):
+                raise StorageError("an idempotency key was taken concurrently")
+        except LedgerError:
+            self._edge = None
+            raise
+        except Exception as exc:
+            self._edge = None
+            raise _wrap(exc) from exc
+        # Kept optimistically: if the caller rolls back, the head no longer matches
+        # this edge and the next append reloads it (see _edge_for).
+        self._edge = plan.edge
+        return plan.results
 
     def _edge_for(self, writer: Writer, head: Head) -> _Edge:
         """The right edge matching ``head``: cached, or reloaded if the head moved."""

@@ -31,10 +31,12 @@ from services.dataplane import (
 )
 from services.errors import FieldViolation, InvalidArgumentError
 from services.interceptors import current_principal
+from services.market import MarketDataPlane
 from services.metering import Receipt, UsageFilter, UsageGrouping, UsageItem, UsageSummary
 from services.sources import FileFormat, FileLocation, FilterOp, Location, RowFilter, SqlLocation
 
 if TYPE_CHECKING:
+    from services.market import Market
     from services.registry import NodeContext
 
 __all__ = ["AccessServicer", "add_access_service", "receipt_message"]
@@ -228,22 +230,24 @@ class _SwapReadDataSerializer:
         cast(Any, self._server).add_registered_method_handlers(service, handlers)
 
 
-def add_access_service(server: grpc.Server, ctx: NodeContext) -> None:
+def add_access_service(server: grpc.Server, ctx: NodeContext) -> AccessServicer:
     """Register the AccessService of the node ``ctx`` describes on ``server``."""
-    access_pb2_grpc.add_AccessServiceServicer_to_server(
-        AccessServicer.for_node(ctx), _SwapReadDataSerializer(server)
-    )
+    servicer = AccessServicer.for_node(ctx)
+    access_pb2_grpc.add_AccessServiceServicer_to_server(servicer, _SwapReadDataSerializer(server))
+    return servicer
 
 
 class AccessServicer(access_pb2_grpc.AccessServiceServicer):
     def __init__(self, plane: DataPlane) -> None:
         self._plane = plane
         self._region = plane.region
+        # The federated market: calls on other regions' licences are relayed through it.
+        self.market: Market | None = None
 
     @classmethod
     def for_node(cls, ctx: NodeContext) -> AccessServicer:
         return cls(
-            DataPlane(
+            MarketDataPlane(
                 ctx.engine,
                 ctx.ledger,
                 ctx.signer,
@@ -300,6 +304,12 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
     def ReadData(
         self, request: access_pb2.ReadDataRequest, context: grpc.ServicerContext
     ) -> Iterator[access_pb2.ReadDataResponse | bytes]:
+        if self.market is not None and self.market.is_remote(request.licence):
+            remaining = context.time_remaining()
+            yield from self.market.relay_read(
+                current_principal(), request, None if remaining is None else float(remaining)
+            )
+            return
         frames = self._plane.read(
             current_principal(),
             ReadRequest(
@@ -319,6 +329,8 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
     def LookupRecord(
         self, request: access_pb2.LookupRecordRequest, context: grpc.ServicerContext
     ) -> access_pb2.LookupRecordResponse:
+        if self.market is not None and self.market.is_remote(request.licence):
+            return self.market.relay_lookup(current_principal(), request)
         result = self._plane.lookup(
             current_principal(),
             LookupRequest(
@@ -335,6 +347,8 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
     def VerifyClaim(
         self, request: access_pb2.VerifyClaimRequest, context: grpc.ServicerContext
     ) -> access_pb2.VerifyClaimResponse:
+        if self.market is not None and self.market.is_remote(request.licence):
+            return self.market.relay_verify(current_principal(), request)
         result = self._plane.verify(
             current_principal(),
             VerifyRequest(
@@ -393,6 +407,10 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
     def GetUsageReceipt(
         self, request: access_pb2.GetUsageReceiptRequest, context: grpc.ServicerContext
     ) -> access_pb2.GetUsageReceiptResponse:
+        if self.market is not None and self.market.is_remote(request.parent):
+            return access_pb2.GetUsageReceiptResponse(
+                receipt=self.market.consumed_receipt(current_principal(), request)
+            )
         self._check_parent(request.parent)
         caller = current_principal()
         receipt = self._plane.meter.receipt(

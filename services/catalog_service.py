@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from bashu.catalog.v1 import catalog_pb2, catalog_pb2_grpc
@@ -83,6 +83,12 @@ from services.catalog import (
 from services.errors import FieldViolation, InvalidArgumentError
 from services.interceptors import current_principal
 from services.records import encode_record
+
+if TYPE_CHECKING:
+    from bashu.federation.v1 import federation_pb2
+
+    from services.auth import Principal
+    from services.market import Market
 
 __all__ = [
     "CatalogServicer",
@@ -464,10 +470,12 @@ class LedgerCatalogRecorder:
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
-    def __init__(self, catalog: Catalog, origin: str) -> None:
+    def __init__(self, catalog: Catalog, origin: str, market: Market | None = None) -> None:
         self._catalog = catalog
         self._origin = origin
         self._region = catalog.region
+        # The federated market: searches reach the peers through it.
+        self.market = market
 
     def _mapping(self, region: str, field_path: str) -> StandardMapping | None:
         if region and not REGION_RE.fullmatch(region):
@@ -531,6 +539,8 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         if bad:
             raise InvalidArgumentError(bad)
         mapping = self._mapping(request.element_code_region, "element_code_region")
+        if self.market is not None:
+            return self._federated_search(request, query, mapping, context)
         regions = list(dict.fromkeys(request.regions)) or [self._region]
         started = time.monotonic()
         statuses = []
@@ -569,6 +579,39 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             peer_statuses=statuses,
             degraded=any(s.state != catalog_pb2.PEER_SEARCH_STATE_OK for s in statuses),
         )
+
+    def _federated_search(
+        self,
+        request: catalog_pb2.SearchProductsRequest,
+        query: ProductQuery,
+        mapping: StandardMapping | None,
+        context: grpc.ServicerContext,
+    ) -> catalog_pb2.SearchProductsResponse:
+        from services.market import RegionPage
+
+        assert self.market is not None
+        caller = current_principal()
+
+        def local(page: PageRequest) -> RegionPage:
+            found = self._catalog.search_products(caller, query, page)
+            return RegionPage([product_to_proto(p, mapping) for p in found.items], found.next_token)
+
+        remaining = context.time_remaining()
+        return self.market.search(
+            caller,
+            request,
+            local=local,
+            time_remaining=None if remaining is None else float(remaining),
+        )
+
+    def search_catalog(
+        self, caller: Principal, request: federation_pb2.SearchCatalogRequest
+    ) -> tuple[list[catalog_pb2.Product], str]:
+        """This node's ACTIVE products for a peer's federated search (no recursion)."""
+        query = query_from_proto(request.filter)
+        mapping = self._mapping(request.element_code_region, "element_code_region")
+        page = self._catalog.search_products(caller, query, page_request("SearchCatalog", request))
+        return [product_to_proto(p, mapping) for p in page.items], page.next_token
 
     def UpdateProduct(
         self, request: catalog_pb2.UpdateProductRequest, context: grpc.ServicerContext

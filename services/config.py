@@ -26,6 +26,7 @@ Example::
     address = "cq.bashu.example:50051"
     verifier_key = "bashu.exchange/log/cq+1a2b3c4d+AQ…"   # `bashu node public-key` on cq
     ca_file = "peers/cq-ca.pem"      # optional: TLS to this peer (plaintext when absent)
+    country = "CN"                   # optional: where the peer's consumers are (ISO 3166)
 
 ``BASHU_DATABASE_URL`` in the environment overrides ``database_url``. All limits live
 in one frozen dataclass so the composition root is the only reader of the file.
@@ -37,12 +38,15 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ledger.errors import NoteError
 from ledger.note import Verifier
 from services.errors import ConfigError
+from services.settlement.errors import SettlementValueError
+from services.settlement.periods import Cadence, CadenceKind
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -59,6 +63,7 @@ __all__ = [
 
 DATABASE_URL_ENV = "BASHU_DATABASE_URL"
 REGION_RE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 ORIGIN_PREFIX = "bashu.exchange/log/"
 
 
@@ -101,6 +106,9 @@ class PeerConfig:
     # x-bashu-key-id) and for its checkpoints signed before the rotation.
     previous_verifier_keys: tuple[str, ...] = ()
     tls: PeerTls | None = None
+    # The country the peer's consumers are in (ISO 3166-1 alpha-2). Data licensed to
+    # a peer outside the home country crosses the border, whatever the request says.
+    country: str = "CN"
 
     @property
     def origin(self) -> str:
@@ -130,6 +138,13 @@ class FederationSettings:
     # Every entry grows our log, which the peers then witness: recording every
     # cosignature would make idle regions append to each other forever.
     witness_record_interval_s: float = 3600.0
+    # Usage batches (services.batches): how often cross-region usage is sealed per
+    # peer; uses younger than batch_min_age_s wait for the next seal (so the
+    # consumer's consumption entry has landed); a consumer holds a batch naming a use
+    # it has not recorded yet for up to batch_grace_s before returning it.
+    batch_interval_s: float = 300.0
+    batch_min_age_s: float = 60.0
+    batch_grace_s: float = 600.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -147,6 +162,63 @@ class FederationSettings:
             raise ConfigError("federation.retry_max_s", "must be >= retry_base_s")
         if self.witness_record_interval_s < 0:
             raise ConfigError("federation.witness_record_interval_s", "must be >= 0")
+        if not self.batch_interval_s > 0:
+            raise ConfigError("federation.batch_interval_s", "must be > 0")
+        for name in ("batch_min_age_s", "batch_grace_s"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"federation.{name}", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class SettlementSettings:
+    """How this region cuts time into settlement periods (``[settlement]``). Both
+    regions of an agreement must configure the same cadence: a statement the other
+    side cannot reproduce is never signed."""
+
+    # "month" (calendar months, the default), "week" (ISO weeks) or "fixed".
+    cadence: str = "month"
+    # Local offset from UTC in minutes for month and week boundaries (480 = UTC+8).
+    utc_offset_minutes: int = 0
+    # For "fixed": the period length in seconds (whole minutes, at least one hour)
+    # and an RFC 3339 instant one period starts at.
+    period_length_s: int = 0
+    anchor: str = ""
+    # After a period ends, how long late batches may still count toward it.
+    grace_window_s: float = 5 * 86400.0
+
+    def __post_init__(self) -> None:
+        if self.grace_window_s < 0:
+            raise ConfigError("settlement.grace_window_s", "must be >= 0")
+        try:
+            self.build_cadence()
+        except SettlementValueError as exc:
+            raise ConfigError("settlement", str(exc)) from None
+
+    def build_cadence(self) -> Cadence:
+        kinds = {k.value: k for k in CadenceKind}
+        if self.cadence not in kinds:
+            raise ConfigError("settlement.cadence", f"{self.cadence!r}: use month, week or fixed")
+        offset = timedelta(minutes=self.utc_offset_minutes)
+        if kinds[self.cadence] is not CadenceKind.FIXED:
+            if self.period_length_s or self.anchor:
+                raise ConfigError(
+                    "settlement.cadence", "period_length_s and anchor are for fixed cadences"
+                )
+            return Cadence(kinds[self.cadence], offset)
+        try:
+            anchor = datetime.fromisoformat(self.anchor)
+        except ValueError:
+            raise ConfigError("settlement.anchor", f"{self.anchor!r} is not RFC 3339") from None
+        if anchor.tzinfo is None:
+            raise ConfigError("settlement.anchor", "needs a UTC offset (e.g. Z)")
+        if anchor.second or anchor.microsecond:
+            # Period ids name the minute a period starts.
+            raise ConfigError("settlement.anchor", "must be a whole minute")
+        return Cadence.fixed(timedelta(seconds=self.period_length_s), anchor, offset)
+
+    @property
+    def grace_window(self) -> timedelta:
+        return timedelta(seconds=self.grace_window_s)
 
 
 @dataclass(frozen=True)
@@ -161,6 +233,7 @@ class NodeConfig:
     checkpoint_interval_s: float = 10.0
     peers: tuple[PeerConfig, ...] = ()
     federation: FederationSettings = field(default_factory=FederationSettings)
+    settlement: SettlementSettings = field(default_factory=SettlementSettings)
 
     def __post_init__(self) -> None:
         if not REGION_RE.match(self.region):
@@ -218,6 +291,7 @@ def _peer(base: Path, raw: object, i: int) -> PeerConfig:
         "cert_file",
         "key_file",
         "server_name",
+        "country",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -261,8 +335,16 @@ def _peer(base: Path, raw: object, i: int) -> PeerConfig:
             key_file=files["key_file"],
             server_name=server_name,
         )
+    country = raw.get("country", "CN")
+    if not isinstance(country, str) or not COUNTRY_RE.match(country):
+        raise ConfigError(f"{where}.country", f"{country!r} is not an ISO 3166 code (e.g. 'SG')")
     return PeerConfig(
-        region=region, address=address, verifier_key=vkey, previous_verifier_keys=old, tls=tls
+        region=region,
+        address=address,
+        verifier_key=vkey,
+        previous_verifier_keys=old,
+        tls=tls,
+        country=country,
     )
 
 
@@ -287,6 +369,26 @@ def _federation(raw: object) -> FederationSettings:
             raise ConfigError(f"federation.{name}", "must be a number of seconds")
         values[name] = float(value)
     return FederationSettings(**values)
+
+
+def _settlement(raw: object) -> SettlementSettings:
+    if raw is None:
+        return SettlementSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError("settlement", "must be a table")
+    types: dict[str, tuple[type, ...]] = {
+        "cadence": (str,),
+        "utc_offset_minutes": (int,),
+        "period_length_s": (int,),
+        "anchor": (str,),
+        "grace_window_s": (int, float),
+    }
+    for name, value in raw.items():
+        if name not in types:
+            raise ConfigError(f"settlement.{name}", "is not a settlement setting")
+        if isinstance(value, bool) or not isinstance(value, types[name]):
+            raise ConfigError(f"settlement.{name}", f"must be a {types[name][0].__name__}")
+    return SettlementSettings(**raw)
 
 
 def load_config(path: str | os.PathLike[str]) -> NodeConfig:
@@ -327,6 +429,7 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
             checkpoint_interval_s=float(raw.get("ledger", {}).get("checkpoint_interval_s", 10.0)),
             peers=_peers(base, raw.get("peers", [])),
             federation=_federation(raw.get("federation")),
+            settlement=_settlement(raw.get("settlement")),
         )
     except KeyError as exc:
         raise ConfigError(str(exc.args[0]), "is required in node.toml") from None
@@ -362,6 +465,7 @@ def render_peer(
     cert_file: str = "",
     key_file: str = "",
     server_name: str = "",
+    country: str = "CN",
 ) -> str:
     """The ``[[peers]]`` table for one peer, to append to ``node.toml``."""
     lines = [
@@ -376,6 +480,7 @@ def render_peer(
         ("cert_file", cert_file),
         ("key_file", key_file),
         ("server_name", server_name),
+        ("country", "" if country == "CN" else country),
     ):
         if value:
             lines.append(f"{name} = {_toml_str(value)}")

@@ -41,7 +41,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -110,6 +110,7 @@ from services.sources import (
     encode_batch,
     encode_bounded,
     inspect_source,
+    ipc_body_size,
     open_reader,
     parse_literal,
     redact_url,
@@ -435,6 +436,31 @@ def source_message(info: SourceInfo) -> access_pb2.Source:
     return msg
 
 
+_IPC_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # end of an Arrow IPC stream
+
+
+def _masked_tag(masking: tuple[tuple[str, MaskingRule], ...], key: bytes) -> Hashable:
+    """The name of a masked view of a source: the rules, and the licence's key only
+    when a rule uses it (HASH), so other licences share the view."""
+    return ("masked", masking, key if any(r is MaskingRule.HASH for _, r in masking) else b"")
+
+
+@dataclass
+class _LookupPlan:
+    """Lookups of one column selection under one licence (fields already checked)."""
+
+    columns: tuple[str, ...]
+    rules: dict[str, MaskingRule]
+    key: bytes  # the licence's masking key (HASH)
+    tag: Hashable
+    build: Callable[[pa.Table], pa.Table] | None  # the masked view; None: nothing masked
+    outcome_found: Outcome
+    outcome_missing: Outcome
+    # The reader last used and the masked schema's IPC message on it (swapped whole,
+    # so a thread never sees one reader with another's schema).
+    bound: tuple[Reader, bytes] | None = None
+
+
 @dataclass
 class _Stream:
     """Bookkeeping of one bulk read."""
@@ -478,7 +504,8 @@ class DataPlane:
             reads=self._reads,
         )
         self._refreshing = threading.Lock()
-        self._readers: dict[tuple[str, tuple[Column, ...]], Reader] = {}
+        self._readers: dict[tuple[str, str, str], Reader] = {}
+        self._lookups: dict[tuple[str, tuple[str, ...]], _LookupPlan] = {}
         # Ed25519 signatures are deterministic, so every process holding the region
         # key derives the same masking secret, and no other secret needs storing.
         self._mask_secret = hashlib.sha256(
@@ -506,13 +533,20 @@ class DataPlane:
                 reason="SOURCE_NOT_REGISTERED",
                 metadata={"product_revision": terms.product_revision},
             )
-        columns = tuple(self._columns(terms))
-        reader = self._readers.get((source.id, columns))
+        # The columns come from the revision's descriptor (immutable), so a reader is
+        # shared by every licence on the revision; a key of strings hashes cheaply.
+        ident = (
+            (source.id, terms.product_id, str(terms.revision))
+            if terms.all_fields
+            else (source.id, terms.licence, "")
+        )
+        reader = self._readers.get(ident)
         if reader is None:
+            columns = tuple(self._columns(terms))
             reader = open_reader(source.location, self.data_dir, columns, source.key_columns)
             if len(self._readers) > 256:
                 self._readers.clear()
-            self._readers[(source.id, columns)] = reader
+            self._readers[ident] = reader
         return reader
 
     def _rules(self, terms: LicenceTerms, columns: Sequence[str]) -> dict[str, MaskingRule]:
@@ -535,37 +569,75 @@ class DataPlane:
 
     # -- keyed lookup --------------------------------------------------------------------
 
+    def _lookup_plan(self, terms: LicenceTerms, asked: Sequence[str]) -> _LookupPlan:
+        """What every lookup of ``asked`` columns under ``terms`` shares, checked and
+        built once (the terms are immutable; the licence's state is checked by the
+        meter on every call). The source-dependent part is bound by :meth:`_bind`."""
+        ident = (terms.licence, tuple(asked))
+        plan = self._lookups.get(ident)
+        if plan is not None:
+            return plan
+        columns = tuple(asked or terms.granted)
+        check_fields(terms, columns=columns)
+        rules = self._rules(terms, columns)
+        key = self._mask_key(terms)
+        masking = tuple(sorted((c, r) for c, r in rules.items() if r is not MaskingRule.NONE))
+        plan = _LookupPlan(
+            columns=columns,
+            rules=rules,
+            key=key,
+            tag=_masked_tag(masking, key),
+            build=(lambda t: mask_table(t, dict(masking), key)) if masking else None,
+            outcome_found=Outcome(columns, tuple(rules.items()), result="FOUND"),
+            outcome_missing=Outcome(columns, tuple(rules.items()), result="NOT_FOUND"),
+        )
+        if len(self._lookups) > 1024:
+            self._lookups.clear()
+        self._lookups[ident] = plan
+        return plan
+
+    def _schema_ipc(self, plan: _LookupPlan, reader: Reader) -> bytes:
+        """The masked schema of ``plan`` on ``reader`` as an encapsulated IPC message."""
+        bound = plan.bound
+        if bound is not None and bound[0] is reader:
+            return bound[1]
+        schema = self._masked_schema(reader.output_schema(plan.columns), plan.rules)
+        message: bytes = schema.serialize().to_pybytes()
+        plan.bound = (reader, message)
+        return message
+
     def lookup(self, caller: Principal, req: LookupRequest) -> LookupResult:
         request_id_valid(req.request_id)
         terms = self._terms(req.licence)
         party = self._party(caller)
         check_holder(terms, party)
         check_mode(terms, AccessMode.LOOKUP)
-        columns = list(req.columns or terms.granted)
-        check_fields(terms, columns=columns)
+        plan = self._lookup_plan(terms, req.columns)
+        columns = plan.columns
         reader = self._reader(terms)
         key = reader.parse_key(dict(req.key))
-        rules = self._rules(terms, columns)
-        row = mask_batch(reader.lookup(key, columns), rules, self._mask_key(terms))
-        schema = self._masked_schema(row.schema, rules)
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, schema) as writer:
-            writer.write_batch(row.replace_schema_metadata(None).cast(schema))
-        ipc = sink.getvalue().to_pybytes()
-        body = encode_batch(row).body_bytes
+        # A source held in memory is masked once per rule set (as bulk reads do) and
+        # the row sliced from that view; otherwise the row is read and masked here.
+        row = (
+            reader.lookup_derived(key, columns, plan.tag, plan.build)
+            if plan.build is not None
+            else reader.lookup(key, columns)
+        )
+        if row is None:
+            row = mask_batch(reader.lookup(key, columns), plan.rules, plan.key)
+        # An IPC stream is the schema message, the batch message and the end marker:
+        # the schema's is built once per plan.
+        message = row.serialize()
+        ipc = b"".join((self._schema_ipc(plan, reader), message, _IPC_EOS))
         found = row.num_rows > 0
         call = CallSpec(
             party,
             req.request_id,
             AccessMode.LOOKUP,
-            fingerprint("lookup", req.licence, sorted(req.key), columns),
+            fingerprint("lookup", req.licence, sorted(req.key), list(columns)),
         )
-        amount = Quantity(calls=1, rows=row.num_rows, bytes=body)
-        outcome = Outcome(
-            columns=tuple(columns),
-            masking=tuple(rules.items()),
-            result="FOUND" if found else "NOT_FOUND",
-        )
+        amount = Quantity(calls=1, rows=row.num_rows, bytes=ipc_body_size(message))
+        outcome = plan.outcome_found if found else plan.outcome_missing
         done = self.meter.once(terms, call, amount, outcome)
         if isinstance(done, Replay):
             return LookupResult(done.outcome == "FOUND", b"", done.receipt)
@@ -744,7 +816,7 @@ class DataPlane:
         # A source held in memory is masked once per rule set (and per licence for
         # HASH, whose key is the licence's) and then served by zero-copy slices.
         # Filters never name a masked column, so they select the same rows.
-        tag = ("masked", masking, key if any(r is MaskingRule.HASH for _, r in masking) else b"")
+        tag = _masked_tag(masking, key)
         view = reader.derived(tag, lambda t: mask_table(t, dict(masking), key)) if masking else None
         if view is not None:
             reader, rules = view, {}

@@ -3,13 +3,16 @@
 Thin by design: the interceptor has already authenticated the calling region (or the
 operator's key); each method converts protobuf to a call on
 :class:`~services.federation.Federation` and back. Implemented: GetPeerInfo,
-DeliverMessages, GetCosignatures, GetFederationStatus. The market methods (catalog
-search, forwarded licence requests and data calls, period summaries and exports,
-signed statements) are inherited from the generated base and answer UNIMPLEMENTED
-``NOT_IMPLEMENTED`` until the market half of federation lands.
+DeliverMessages, GetCosignatures, GetFederationStatus, and for reconciliation
+GetPeriodSummary and ExportPeriodRecords (:mod:`services.reconciliation_store`). The
+market methods (SearchCatalog, ForwardLicenceRequest, ForwardReadData,
+ForwardLookupRecord, ForwardVerifyClaim) are served by :mod:`services.market`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import grpc
 from bashu.common.v1 import common_pb2
@@ -17,6 +20,7 @@ from bashu.federation.v1 import federation_pb2, federation_pb2_grpc
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.batches import fill_batch_progress
 from services.errors import FieldViolation, InvalidArgumentError, NotFoundError
 from services.federation import Federation
 from services.interceptors import current_caller, current_peer
@@ -24,7 +28,13 @@ from services.ledger_service import checkpoint_message
 from services.outbox import Ack
 from services.peer_auth import Peer
 from services.peer_state import AlarmView, CheckpointView, FederationStatus, PeerStatusView
+from services.reconciliation_store import PeerPeriod
+from services.settlement_store import signed_statements
 from services.witness import checkpoint_proto, cosignature_proto
+
+if TYPE_CHECKING:
+    from services.catalog_service import CatalogServicer
+    from services.market import Market
 
 __all__ = ["FederationServicer", "status_message"]
 
@@ -102,6 +112,45 @@ def status_message(
 class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
     def __init__(self, federation: Federation) -> None:
         self._fed = federation
+        # The federated market (services.market), set by the registry.
+        self.market: Market | None = None
+        self.catalog: CatalogServicer | None = None
+
+    # --- the market: search, forwarded licence requests and data calls ---------------
+
+    def _market(self) -> Market:
+        if self.market is None:
+            raise NotImplementedError("this node does not serve the federated market")
+        return self.market
+
+    def SearchCatalog(
+        self, request: federation_pb2.SearchCatalogRequest, context: grpc.ServicerContext
+    ) -> federation_pb2.SearchCatalogResponse:
+        market = self._market()
+        assert self.catalog is not None
+        caller = market.peer_principal(current_peer().region)
+        products, token = self.catalog.search_catalog(caller, request)
+        return federation_pb2.SearchCatalogResponse(products=products, next_page_token=token)
+
+    def ForwardLicenceRequest(
+        self, request: federation_pb2.ForwardLicenceRequestRequest, context: grpc.ServicerContext
+    ) -> federation_pb2.ForwardLicenceRequestResponse:
+        return self._market().decide_forwarded(current_peer().region, request)
+
+    def ForwardReadData(
+        self, request: federation_pb2.ForwardReadDataRequest, context: grpc.ServicerContext
+    ) -> Iterator[federation_pb2.ForwardReadDataResponse]:
+        return self._market().forward_read(current_peer().region, request, context)
+
+    def ForwardLookupRecord(
+        self, request: federation_pb2.ForwardLookupRecordRequest, context: grpc.ServicerContext
+    ) -> federation_pb2.ForwardLookupRecordResponse:
+        return self._market().forward_lookup(current_peer().region, request, context)
+
+    def ForwardVerifyClaim(
+        self, request: federation_pb2.ForwardVerifyClaimRequest, context: grpc.ServicerContext
+    ) -> federation_pb2.ForwardVerifyClaimResponse:
+        return self._market().forward_verify(current_peer().region, request, context)
 
     def GetPeerInfo(
         self, request: federation_pb2.GetPeerInfoRequest, context: grpc.ServicerContext
@@ -158,4 +207,48 @@ class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
     def GetFederationStatus(
         self, request: federation_pb2.GetFederationStatusRequest, context: grpc.ServicerContext
     ) -> federation_pb2.GetFederationStatusResponse:
-        return status_message(self._fed.status(), self._fed.config.origin)
+        response = status_message(self._fed.status(), self._fed.config.origin)
+        fill_batch_progress(response, self._fed.engine, self._fed.region)
+        return response
+
+    def ListSignedStatements(
+        self, request: federation_pb2.ListSignedStatementsRequest, context: grpc.ServicerContext
+    ) -> federation_pb2.ListSignedStatementsResponse:
+        # Any peer may read them: a third region nets the period with them, and each
+        # carries both regions' signatures, which the reader checks itself.
+        statements, token = signed_statements(
+            self._fed.engine,
+            self._fed.region,
+            request.period,
+            request.page_size,
+            request.page_token,
+        )
+        return federation_pb2.ListSignedStatementsResponse(
+            statements=statements, next_page_token=token
+        )
+
+    # --- reconciliation: a peer reads its pair's records of a period ------------------
+
+    def _peer_period(self, period: str) -> PeerPeriod:
+        fed = self._fed
+        now_us = int(fed.clock() * 1_000_000)
+        return PeerPeriod.of(
+            fed.engine,
+            fed.ledger,
+            fed.region,
+            current_peer().region,
+            period,
+            now_us,
+            cadence=fed.config.settlement.build_cadence(),
+        )
+
+    def GetPeriodSummary(
+        self, request: federation_pb2.GetPeriodSummaryRequest, context: grpc.ServicerContext
+    ) -> federation_pb2.GetPeriodSummaryResponse:
+        return self._peer_period(request.period).summary(int(self._fed.clock() * 1_000_000))
+
+    def ExportPeriodRecords(
+        self, request: federation_pb2.ExportPeriodRecordsRequest, context: grpc.ServicerContext
+    ) -> Iterator[federation_pb2.ExportPeriodRecordsResponse]:
+        period = self._peer_period(request.period)
+        return period.export(list(request.buckets), request.tree_size, request.arrow)

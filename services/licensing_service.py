@@ -12,7 +12,7 @@ the ledger::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from bashu.common.v1 import common_pb2
@@ -55,6 +55,9 @@ from services.policy import (
 )
 from services.records import encode_record
 from services.signing import DocumentSignature
+
+if TYPE_CHECKING:
+    from services.market import Market
 
 __all__ = [
     "LedgerLicensingRecorder",
@@ -295,10 +298,15 @@ class LedgerLicensingRecorder:
 
 
 class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
-    def __init__(self, licensing: Licensing, origin: str) -> None:
+    def __init__(self, licensing: Licensing, origin: str, market: Market | None = None) -> None:
         self._licensing = licensing
         self._origin = origin
         self._region = licensing.region
+        # The federated market: requests for other regions' products go through it.
+        self.market = market
+
+    def _remote(self, name: str) -> bool:
+        return self.market is not None and self.market.is_remote(name)
 
     def _parent(self, parent: str) -> None:
         self._licensing.region_of(parent)
@@ -307,8 +315,10 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
         self, request: licensing_pb2.CreateLicenceRequestRequest, context: grpc.ServicerContext
     ) -> licensing_pb2.CreateLicenceRequestResponse:
         region = self._licensing.parent_region(request.parent)
+        if region != self._region and self.market is not None:
+            # Another region's product: its node decides; this node vouches and keeps a copy.
+            return self.market.request_licence(current_principal(), request, region)
         if region != self._region:
-            # Forwarding to the provider's node lands with FederationService.
             raise UnavailableError(
                 f"region {region!r} is not a reachable peer; retry with the same request_id",
                 reason="PEER_UNAVAILABLE",
@@ -332,6 +342,10 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
     def GetLicenceRequest(
         self, request: licensing_pb2.GetLicenceRequestRequest, context: grpc.ServicerContext
     ) -> licensing_pb2.GetLicenceRequestResponse:
+        if self.market is not None and self._remote(request.name):
+            return licensing_pb2.GetLicenceRequestResponse(
+                licence_request=self.market.get_request_copy(current_principal(), request.name)
+            )
         request_id = self._licensing.request_ref(request.name)
         found = self._licensing.get_request(current_principal(), request_id)
         return licensing_pb2.GetLicenceRequestResponse(
@@ -382,6 +396,10 @@ class LicensingServicer(licensing_pb2_grpc.LicensingServiceServicer):
     def GetLicence(
         self, request: licensing_pb2.GetLicenceRequest, context: grpc.ServicerContext
     ) -> licensing_pb2.GetLicenceResponse:
+        if self.market is not None and self._remote(request.name):
+            return licensing_pb2.GetLicenceResponse(
+                licence=self.market.get_licence_copy(current_principal(), request.name)
+            )
         licence_id = self._licensing.licence_ref(request.name)
         licence = self._licensing.get_licence(current_principal(), licence_id)
         return licensing_pb2.GetLicenceResponse(licence=licence_to_proto(licence, self._origin))

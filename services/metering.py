@@ -34,6 +34,13 @@ Writes to the claim rows and the licence counters are group-committed: a single
 writer thread per node runs every queued operation in one transaction, so many
 concurrent calls share one commit (as the ledger's sequencer does for appends). An
 operation that fails on its own is retried alone so it cannot fail its neighbours.
+One-shot calls (:meth:`Meter.once`) go further: their claims, the quota UPDATE that
+re-checks the licence's state, their ledger entries (appended inside the same
+transaction, ``ledger.sequencer.joined``), signed receipts and stored records all
+commit together, in one transaction and one fsync for the whole batch. A stream's
+end (:meth:`Meter.finish`) appends, settles and stores in one transaction too, in
+the caller's thread. Every such transaction locks licence rows before the ledger
+head, so two of them (in any process) never wait on each other in a cycle.
 
 What this module does NOT do: it never reads the data itself (``services.sources``),
 never decides masking (the licence does; ``services.masking`` applies it) and never
@@ -70,7 +77,7 @@ from sqlalchemy.pool import QueuePool
 from ledger.errors import EntryNotFoundError
 from ledger.log import Log
 from ledger.note import Signer
-from ledger.sequencer import AppendResult, write_gate
+from ledger.sequencer import AppendResult, joined, write_gate
 from services.auth import Principal, Role
 from services.errors import (
     AbortedError,
@@ -430,10 +437,9 @@ class _Pending(Generic[T]):
         self.error: BaseException | None = None
 
 
-AfterCommit = Callable[[list[_Pending[Any]]], list[_Pending[Any]]]
-"""Runs in the writer thread once a batch committed (outside the write lock); returns
-the pendings that got a follow-up op (``op``/``bulk`` replaced) to run in the next
-transaction instead of being answered now."""
+BeforeCommit = Callable[[Connection, list[_Pending[Any]]], None]
+"""Runs in the writer thread after every operation of a transaction, before it
+commits, with the pendings that ran (it may fail the transaction by raising)."""
 
 
 class _Batcher:
@@ -456,10 +462,10 @@ class _Batcher:
         *,
         max_batch: int = 256,
         idle_s: float = 5.0,
-        after_commit: AfterCommit | None = None,
+        before_commit: BeforeCommit | None = None,
     ) -> None:
         self._engine = engine
-        self._after_commit = after_commit
+        self._before_commit = before_commit
         self._gate = write_gate(engine)
         self._max_batch = max_batch
         self._idle_s = idle_s
@@ -520,19 +526,11 @@ class _Batcher:
                     conn = conn or self._engine.connect()
                     with self._gate, conn.begin():
                         self._execute(conn, batch)
+                        if self._before_commit is not None:
+                            self._before_commit(conn, batch)
                 except Exception:
                     _close_quietly(conn)
                     conn = self._one_by_one(batch)
-                carried: list[_Pending[Any]] = []
-                if self._after_commit is not None:
-                    carried = self._after_commit([p for p in batch if p.error is None])
-                if carried:
-                    # Follow-ups go first into the next transaction (with whatever
-                    # else queued meanwhile); their callers keep waiting.
-                    with self._cond:
-                        self._queue.extendleft(reversed(carried))
-                    keep = {id(p) for p in carried}
-                    batch = [p for p in batch if id(p) not in keep]
                 for p in batch:
                     p.done.set()
         except BaseException:
@@ -570,6 +568,8 @@ class _Batcher:
                 conn = conn or self._engine.connect()
                 with self._gate, conn.begin():
                     p.result = p.op(conn)
+                    if self._before_commit is not None:
+                        self._before_commit(conn, [p])
             except Exception as exc:
                 _close_quietly(conn)
                 conn = None
@@ -806,9 +806,18 @@ def _us(seconds: float) -> int:
     return int(seconds * 1_000_000)
 
 
-def _period_day(time_us: int) -> tuple[str, str]:
-    d = datetime.fromtimestamp(time_us / 1_000_000, UTC)
+_DAY_US = 86_400_000_000
+
+
+@functools.lru_cache(maxsize=64)
+def _day_names(day: int) -> tuple[str, str]:
+    d = datetime.fromtimestamp(day * (_DAY_US // 1_000_000), UTC)
     return d.strftime("%Y-%m"), d.strftime("%Y-%m-%d")
+
+
+def _period_day(time_us: int) -> tuple[str, str]:
+    """The UTC month (``YYYY-MM``) and day (``YYYY-MM-DD``) of ``time_us``."""
+    return _day_names(time_us // _DAY_US)
 
 
 def _ts(time_us: int) -> Timestamp:
@@ -826,6 +835,34 @@ def _enum(enum_type: Any, prefix: str, name: str) -> Any:
 
 def _quantity_msg(q: Quantity) -> common_pb2.Quantity:
     return common_pb2.Quantity(calls=q.calls, rows=q.rows, bytes=q.bytes)
+
+
+# Setting a field of a sub-message marks it present (as building it whole would), and
+# SetInParent keeps it present when every value is zero: same bytes either way.
+def _set_quantity(msg: common_pb2.Quantity, q: Quantity) -> None:
+    msg.SetInParent()
+    msg.calls = q.calls
+    msg.rows = q.rows
+    msg.bytes = q.bytes
+
+
+def _set_money(msg: common_pb2.Money, m: Money) -> None:
+    msg.SetInParent()
+    msg.currency_code = m.currency_code
+    msg.amount_fen = m.amount_fen
+
+
+def _set_time(msg: Timestamp, time_us: int) -> None:
+    seconds, micros = divmod(time_us, 1_000_000)
+    msg.SetInParent()
+    msg.seconds = seconds
+    msg.nanos = micros * 1000
+
+
+_STATUS: dict[str, access_pb2.UsageRecordStatus] = {
+    "RECORDED": access_pb2.USAGE_RECORD_STATUS_RECORDED,
+    "REJECTED": access_pb2.USAGE_RECORD_STATUS_REJECTED,
+}
 
 
 def _masking_msgs(masking: Sequence[tuple[str, MaskingRule]]) -> list[common_pb2.FieldMasking]:
@@ -958,8 +995,7 @@ class _OnceOp(_StartOp):
     data: bytes | None = None  # the ledger entry (None: REJECTED, nothing to append)
     key: str = ""
     body: access_pb2.UsageReceiptBody | None = None
-    receipt: Receipt | None = None  # set by the writer once the call is recorded
-    failure: Exception | None = None  # set by the writer if recording failed
+    receipt: Receipt | None = None  # set by the writer in the transaction recording it
 
     def prepare(self, outcome: Outcome) -> None:
         meter = self.meter
@@ -999,7 +1035,15 @@ class _ReleaseOp:
 
 def _store_bulk(conn: Connection, pendings: list[_Pending[Any]]) -> None:
     """Many finished calls at once: one executemany, one release per licence."""
-    ops = [cast(_StoreOp, p.op) for p in pendings]
+    _store_rows(conn, [cast(_StoreOp, p.op) for p in pendings])
+    for p in pendings:
+        p.result = None
+
+
+def _store_rows(conn: Connection, ops: list[_StoreOp]) -> None:
+    if len(ops) == 1:
+        ops[0](conn)
+        return
     releasing = [o for o in ops if any(o.release)]
     running: set[str] = set()
     if releasing:
@@ -1024,8 +1068,6 @@ def _store_bulk(conn: Connection, pendings: list[_Pending[Any]]) -> None:
     for licence_id in sorted(totals):
         c, r, b = totals[licence_id]
         _run(conn, _RELEASE, {"id": licence_id, "c": c, "r": r, "b": b})
-    for p in pendings:
-        p.result = None
 
 
 # --- listing ---------------------------------------------------------------------------
@@ -1124,9 +1166,14 @@ class Meter:
     lease_s: float = DEFAULT_LEASE_S
     reads: Engine | None = None  # see reading_engine (default: the engine itself)
     _batcher: _Batcher = field(init=False)
+    _template_cache: dict[
+        tuple[str, str, AccessMode, tuple[str, ...], tuple[tuple[str, MaskingRule], ...]],
+        tuple[access_pb2.UsageRecord, access_pb2.UsageReceiptBody],
+    ] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._batcher = _Batcher(self.engine, after_commit=self._after_commit)
+        self._batcher = _Batcher(self.engine, before_commit=self._record_once)
+        self._gate = write_gate(self.engine)
         if self.reads is None:
             self.reads = self.engine
 
@@ -1448,15 +1495,15 @@ class Meter:
         is recorded.
         """
         amount, rejection = self._rate(claim.terms, delivered)
-        index: int | None = None
-        leaf: bytes | None = None
         record = self._record_message(
             claim, delivered, amount, outcome, "REJECTED" if rejection else "RECORDED", rejection
         )
         if not rejection:
             data, key = self._ledger_data(claim, record)
             try:
-                appended = self.ledger.append(data, key)
+                return self._finish_recorded(
+                    claim, delivered, reserved, amount, outcome, record, data, key
+                )
             except Exception:
                 if not data_sent:
                     self.abandon(claim)
@@ -1466,25 +1513,62 @@ class Meter:
                 record = self._record_message(
                     claim, delivered, amount, outcome, "REJECTED", rejection
                 )
-            else:
-                index, leaf = appended.index, appended.leaf_hash
-                if appended.duplicate:
-                    log.warning("usage %s was already in the ledger at %s", key, index)
-        receipt = self._sign(self._receipt_body(claim, delivered, amount, outcome), index, leaf)
+        receipt = self._sign(self._receipt_body(claim, delivered, amount, outcome), None, None)
         op = self._store_op(
             claim,
             delivered,
             reserved,
             amount,
             outcome,
-            "REJECTED" if rejection else "RECORDED",
+            "REJECTED",
             rejection,
             record.SerializeToString(deterministic=True),
             receipt,
-            index,
-            leaf,
+            None,
+            None,
         )
         self._batcher.run(op, (1, _store_bulk))
+        return receipt
+
+    def _finish_recorded(
+        self,
+        claim: Claim,
+        delivered: Quantity,
+        reserved: Quantity,
+        amount: Money,
+        outcome: Outcome,
+        record: access_pb2.UsageRecord,
+        data: bytes,
+        key: str,
+    ) -> Receipt:
+        """Append, sign, settle and store in ONE transaction, in the caller's thread (so
+        the append stays in the call's trace): all of it commits or none does."""
+        with self._gate, self.engine.connect() as conn, conn.begin():
+            # The licence row first: every metering transaction locks licences before
+            # the ledger head (see Meter._start_bulk), so two never wait on each other.
+            _run(conn, _RELEASE, {"id": claim.terms.licence_id, "c": 0, "r": 0, "b": 0})
+            with joined(conn.engine, conn.connection.dbapi_connection):
+                appended = self.ledger.append(data, key)
+            if appended.duplicate:
+                log.warning("usage %s was already in the ledger at %s", key, appended.index)
+            receipt = self._sign(
+                self._receipt_body(claim, delivered, amount, outcome),
+                appended.index,
+                appended.leaf_hash,
+            )
+            self._store_op(
+                claim,
+                delivered,
+                reserved,
+                amount,
+                outcome,
+                "RECORDED",
+                "",
+                record.SerializeToString(deterministic=True),
+                receipt,
+                appended.index,
+                appended.leaf_hash,
+            )(conn)
         return receipt
 
     def _rate(self, terms: LicenceTerms, delivered: Quantity) -> tuple[Money, str]:
@@ -1511,24 +1595,78 @@ class Meter:
         self, claim: Claim, delivered: Quantity, amount: Money, outcome: Outcome
     ) -> access_pb2.UsageReceiptBody:
         """The receipt body, but for the ledger entry (set by :meth:`_sign`)."""
-        terms = claim.terms
-        return access_pb2.UsageReceiptBody(
-            usage_record=self.usage_name(claim.usage_id),
-            request_id=claim.call.request_id,
-            licence=terms.licence,
-            consumer_party=claim.call.consumer_party,
+        body = access_pb2.UsageReceiptBody()
+        body.CopyFrom(self._templates(claim, outcome)[1])
+        body.usage_record = self.usage_name(claim.usage_id)
+        body.request_id = claim.call.request_id
+        _set_quantity(body.quantity, delivered)
+        _set_money(body.amount, amount)
+        _set_time(body.time, claim.start_us)
+        body.truncated = bool(outcome.truncation_reason)
+        body.truncation_reason = outcome.truncation_reason
+        return body
+
+    def _templates(
+        self, claim: Claim, outcome: Outcome
+    ) -> tuple[access_pb2.UsageRecord, access_pb2.UsageReceiptBody]:
+        """The parts of a usage record and its receipt that every call of one kind
+        shares (licence facts, mode, columns, masking), built once: the records are
+        copied from them and only the call's own fields are set."""
+        call, terms = claim.call, claim.terms
+        # Terms never change for a licence: its name stands for them.
+        ident = (terms.licence, call.consumer_party, call.mode, outcome.columns, outcome.masking)
+        found = self._template_cache.get(ident)
+        if found is not None:
+            return found
+        mode = _enum(common_pb2.AccessMode, "ACCESS_MODE", call.mode.value)
+        masking = _masking_msgs(outcome.masking)
+        record = access_pb2.UsageRecord(
+            source=f"//bashu.exchange/regions/{self.region}",
+            subject=terms.licence,
+            type=EVENT_TYPES[call.mode.value],
+            spec_version="1.0",
+            provider_party=terms.provider_party_name,
             provider_region=self.region,
-            access_mode=_enum(common_pb2.AccessMode, "ACCESS_MODE", claim.call.mode.value),
-            quantity=_quantity_msg(delivered),
-            amount=common_pb2.Money(
-                currency_code=amount.currency_code, amount_fen=amount.amount_fen
-            ),
+            consumer_party=call.consumer_party,
+            consumer_region=terms.consumer_region,
+            product=terms.product,
+            product_revision=terms.product_revision,
             tariff=terms.tariff,
-            masking_applied=_masking_msgs(outcome.masking),
-            time=_ts(claim.start_us),
-            truncated=bool(outcome.truncation_reason),
-            truncation_reason=outcome.truncation_reason,
+            purpose=licensing_pb2.Purpose(
+                scenario_code=terms.purpose.scenario_code,
+                purpose_class=_enum(
+                    common_pb2.PurposeClass, "PURPOSE_CLASS", terms.purpose.purpose_class
+                ),
+                description=terms.purpose.description,
+            ),
+            access_mode=mode,
+            data_grade=_enum(common_pb2.DataGrade, "DATA_GRADE", terms.data_grade),
+            personal_info_class=_enum(
+                common_pb2.PersonalInfoClass, "PERSONAL_INFO_CLASS", terms.personal_info_class
+            ),
+            cross_border=terms.cross_border is not None,
+            masking_applied=masking,
+            columns=list(outcome.columns),
+            relay_region=self.region,
         )
+        if terms.cross_border is not None:
+            record.destination_country = terms.cross_border.destination_country
+            record.approval_kind = _enum(
+                common_pb2.ApprovalKind, "APPROVAL_KIND", terms.cross_border.approval_kind
+            )
+            record.approval_reference = terms.cross_border.approval_reference
+        body = access_pb2.UsageReceiptBody(
+            licence=terms.licence,
+            consumer_party=call.consumer_party,
+            provider_region=self.region,
+            access_mode=mode,
+            tariff=terms.tariff,
+            masking_applied=masking,
+        )
+        if len(self._template_cache) > 4096:
+            self._template_cache.clear()
+        self._template_cache[ident] = (record, body)
+        return record, body
 
     def _sign(
         self, body: access_pb2.UsageReceiptBody, index: int | None, leaf: bytes | None
@@ -1595,24 +1733,24 @@ class Meter:
     ) -> Receipt | Replay:
         """A call whose whole use is known before any data leaves (a lookup, a verify):
         :meth:`start` reserving exactly ``amount`` then :meth:`finish` with nothing
-        sent, in ONE trip to the metering writer.
+        sent, in ONE transaction of the metering writer.
 
-        Same contract and order as those two calls: the claim and its reservation
-        commit first; then, in the writer thread, the record is appended to the ledger
-        (durable), the receipt signed and the call stored and settled in the next
-        transaction; only then does this return. A refusal records nothing; a ledger
-        that refuses the append releases the claim and its error propagates.
+        Same contract as those two calls, and all of it atomic: the claim, the
+        reservation (with the licence's state checked), the ledger entry (appended in
+        the same transaction, see ``ledger.sequencer.joined``), the signed receipt and
+        the stored record commit together — many calls in one commit — and only
+        then does this return. A refusal records nothing; a ledger that refuses the
+        append rolls the whole call back and its error propagates.
         """
         for _ in range(3):
             job = _OnceOp(self, terms, call, amount, False, _us(self.clock()), uuid.uuid4().hex)
             job.prepare(outcome)
             result = self._batcher.run(job, (0, self._start_bulk))
-            if job.receipt is not None:
-                return job.receipt
-            if job.failure is not None:
-                raise job.failure
             assert isinstance(result, _Start)
             match result.kind:
+                case "CLAIMED":
+                    assert job.receipt is not None
+                    return job.receipt
                 case "REPLAY":
                     assert result.receipt is not None
                     return Replay(result.receipt, result.outcome)
@@ -1623,47 +1761,41 @@ class Meter:
             raise result.error
         raise AbortedError("could not claim the request; retry later", reason="REQUEST_IN_PROGRESS")
 
-    def _after_commit(self, pendings: list[_Pending[Any]]) -> list[_Pending[Any]]:
-        """Writer thread, after a commit: for the one-shot calls just claimed, append
-        their records to the ledger (one submission, durable on return), sign their
-        receipts and queue their stores for the next transaction."""
-        jobs: list[tuple[_Pending[Any], _OnceOp]] = []
+    def _record_once(self, conn: Connection, pendings: list[_Pending[Any]]) -> None:
+        """Writer thread, inside the transaction that claimed them: append the records
+        of the one-shot calls just claimed to the ledger (joined to this transaction,
+        one submission), sign their receipts and store them."""
+        jobs: list[_OnceOp] = []
         for p in pendings:
             op = p.op
-            if isinstance(op, _OnceOp) and op.receipt is None and op.failure is None:
+            if isinstance(op, _OnceOp):
+                op.receipt = None
                 result = p.result
                 if isinstance(result, _Start) and result.kind == "CLAIMED":
-                    jobs.append((p, op))
+                    jobs.append(op)
         if not jobs:
-            return []
-        appending = [j for _, j in jobs if j.data is not None]
-        failure: Exception | None = None
+            return
+        appending = [j for j in jobs if j.data is not None]
         results: list[AppendResult] = []
         if appending:
-            try:
+            with joined(conn.engine, conn.connection.dbapi_connection):
                 results = self.ledger.append_many([(j.data or b"", j.key) for j in appending])
-            except Exception as exc:
-                failure = exc
-        appended_of = dict(zip((id(j) for j in appending), results, strict=False))
-        for p, job in jobs:
-            try:
-                if job.data is not None and failure is not None:
-                    # Nothing left the node: release the claim, then fail the call.
-                    job.failure = failure
-                    p.op, p.bulk = _ReleaseOp(job.usage_id), None
-                    continue
-                index: int | None = None
-                leaf: bytes | None = None
-                appended = appended_of.get(id(job))
-                if appended is not None:
-                    index, leaf = appended.index, appended.leaf_hash
-                    if appended.duplicate:
-                        log.warning("usage %s was already in the ledger at %s", job.key, index)
-                assert job.body is not None
-                assert job.claim is not None
-                assert job.amount is not None
-                receipt = self._sign(job.body, index, leaf)
-                p.op = self._store_op(
+        appended_of = dict(zip((id(j) for j in appending), results, strict=True))
+        stores: list[_StoreOp] = []
+        for job in jobs:
+            index: int | None = None
+            leaf: bytes | None = None
+            appended = appended_of.get(id(job))
+            if appended is not None:
+                index, leaf = appended.index, appended.leaf_hash
+                if appended.duplicate:
+                    log.warning("usage %s was already in the ledger at %s", job.key, index)
+            assert job.body is not None
+            assert job.claim is not None
+            assert job.amount is not None
+            receipt = self._sign(job.body, index, leaf)
+            stores.append(
+                self._store_op(
                     job.claim,
                     job.reserve,
                     job.reserve,
@@ -1676,12 +1808,9 @@ class Meter:
                     index,
                     leaf,
                 )
-                p.bulk = (1, _store_bulk)
-                job.receipt = receipt
-            except Exception as exc:  # signing failed: release, as a failed append would
-                job.failure = exc
-                p.op, p.bulk = _ReleaseOp(job.usage_id), None
-        return [p for p, _ in jobs]
+            )
+            job.receipt = receipt
+        _store_rows(conn, stores)
 
     def _record_message(
         self,
@@ -1692,55 +1821,19 @@ class Meter:
         status: str,
         rejection: str,
     ) -> access_pb2.UsageRecord:
-        terms = claim.terms
-        period, _ = _period_day(claim.start_us)
-        record = access_pb2.UsageRecord(
-            name=self.usage_name(claim.usage_id),
-            id=claim.call.request_id,
-            source=f"//bashu.exchange/regions/{self.region}",
-            subject=terms.licence,
-            time=_ts(claim.start_us),
-            type=EVENT_TYPES[claim.call.mode.value],
-            spec_version="1.0",
-            provider_party=terms.provider_party_name,
-            provider_region=self.region,
-            consumer_party=claim.call.consumer_party,
-            consumer_region=terms.consumer_region,
-            product=terms.product,
-            product_revision=terms.product_revision,
-            tariff=terms.tariff,
-            purpose=licensing_pb2.Purpose(
-                scenario_code=terms.purpose.scenario_code,
-                purpose_class=_enum(
-                    common_pb2.PurposeClass, "PURPOSE_CLASS", terms.purpose.purpose_class
-                ),
-                description=terms.purpose.description,
-            ),
-            access_mode=_enum(common_pb2.AccessMode, "ACCESS_MODE", claim.call.mode.value),
-            data_grade=_enum(common_pb2.DataGrade, "DATA_GRADE", terms.data_grade),
-            personal_info_class=_enum(
-                common_pb2.PersonalInfoClass, "PERSONAL_INFO_CLASS", terms.personal_info_class
-            ),
-            cross_border=terms.cross_border is not None,
-            quantity=_quantity_msg(delivered),
-            amount=common_pb2.Money(
-                currency_code=amount.currency_code, amount_fen=amount.amount_fen
-            ),
-            masking_applied=_masking_msgs(outcome.masking),
-            columns=list(outcome.columns),
-            truncated=bool(outcome.truncation_reason),
-            truncation_reason=outcome.truncation_reason,
-            status=_enum(access_pb2.UsageRecordStatus, "USAGE_RECORD_STATUS", status),
-            rejection_reason=rejection,
-            relay_region=self.region,
-            period=period,
-        )
-        if terms.cross_border is not None:
-            record.destination_country = terms.cross_border.destination_country
-            record.approval_kind = _enum(
-                common_pb2.ApprovalKind, "APPROVAL_KIND", terms.cross_border.approval_kind
-            )
-            record.approval_reference = terms.cross_border.approval_reference
+        """The usage record of a call."""
+        record = access_pb2.UsageRecord()
+        record.CopyFrom(self._templates(claim, outcome)[0])
+        record.name = self.usage_name(claim.usage_id)
+        record.id = claim.call.request_id
+        _set_time(record.time, claim.start_us)
+        _set_quantity(record.quantity, delivered)
+        _set_money(record.amount, amount)
+        record.truncated = bool(outcome.truncation_reason)
+        record.truncation_reason = outcome.truncation_reason
+        record.status = _STATUS[status]
+        record.rejection_reason = rejection
+        record.period = _period_day(claim.start_us)[0]
         return record
 
     # -- recovery -----------------------------------------------------------------------

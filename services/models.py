@@ -571,3 +571,363 @@ class FederationAlarm(Base):
     cleared_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (Index("ix_federation_alarms_peer", "peer_region", "cleared_us"),)
+
+
+# --- market (consumption records) tables: migration 0007_market ---
+#
+# Written by ``services.market`` on a consumer's home node: one row per relayed data
+# call, citing the provider region's UsageRecorded entry and holding its receipt.
+# ``ledger_*`` is this node's ConsumptionRecorded entry for the same call.
+
+
+class ConsumptionRow(Base):
+    """A data call a local consumer made against another region's product."""
+
+    __tablename__ = "market_consumption"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    usage_record_id: Mapped[str] = mapped_column(String(300))  # "{consumer}/{request_id}"
+    usage_record: Mapped[str] = mapped_column(String(300))  # provider's resource name
+    provider_region: Mapped[str] = mapped_column(String(16))
+    consumer_party: Mapped[str] = mapped_column(String(200))
+    licence: Mapped[str] = mapped_column(String(300))  # in the provider region
+    product: Mapped[str] = mapped_column(String(300))
+    tariff: Mapped[str] = mapped_column(String(300))
+    purpose_class: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(8))  # BULK, LOOKUP or VERIFY
+    provider_entry_index: Mapped[int] = mapped_column(BigInteger)
+    provider_leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    qty_calls: Mapped[int] = mapped_column(BigInteger)
+    qty_rows: Mapped[int] = mapped_column(BigInteger)
+    qty_bytes: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    currency_code: Mapped[str] = mapped_column(String(3))
+    usage_time_us: Mapped[int] = mapped_column(BigInteger)  # event time per the receipt
+    period: Mapped[str] = mapped_column(String(7))  # "2026-11", UTC
+    day: Mapped[str] = mapped_column(String(10))  # "2026-11-03", UTC
+    receipt: Mapped[bytes] = mapped_column(LargeBinary)  # bashu.access.v1.UsageReceipt
+    ledger_index: Mapped[int] = mapped_column(BigInteger)
+    ledger_leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    create_us: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("usage_record_id", name="uq_market_consumption_usage_record"),
+        Index("ix_market_consumption_time", "provider_region", "usage_time_us"),
+        Index("ix_market_consumption_period", "provider_region", "period"),
+    )
+
+
+class MarketLicenceCopy(Base):
+    """The home node's copy of a licence request (and its licence) that a local
+    consumer made in another region; kept current by the provider's LicenceNotices."""
+
+    __tablename__ = "market_licence_copies"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)  # the request's name
+    provider_region: Mapped[str] = mapped_column(String(16))
+    consumer_party: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))  # request state, by name
+    licence_name: Mapped[str] = mapped_column(String(300), default="")
+    licence_state: Mapped[str] = mapped_column(String(16), default="")
+    licence_request: Mapped[bytes] = mapped_column(LargeBinary)  # licensing.v1.LicenceRequest
+    licence: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # Licence
+    create_us: Mapped[int] = mapped_column(BigInteger)
+    update_us: Mapped[int] = mapped_column(BigInteger)  # time of the change last applied
+
+    __table_args__ = (
+        Index("ix_market_licence_copies_licence", "licence_name"),
+        Index("ix_market_licence_copies_consumer", "consumer_party", "create_us"),
+    )
+
+
+
+# --- usage batch tables: migration 0008_batches ---
+#
+# Written by ``services.batches`` on both sides of a region pair. A batch row is kept
+# on the provider (it sealed it) and on the consumer (it received it), keyed by the
+# digest of the signed body, so a second batch claiming a sequence number already
+# used (SEQUENCE_CONFLICT) has a row of its own; ``sequence_claim`` ("provider/
+# consumer/sequence", unique) is set on the first batch of each sequence only, and
+# is what stops two sealing processes from using one number. Items say where each
+# cross-region use stands in batching (the provider's pool, or what the consumer has
+# seen countersigned).
+
+
+class FederationBatch(Base):
+    """A usage batch this node sealed (provider) or received (consumer).
+
+    ``state``: SEALING (claimed, its BatchSealed entry not yet appended), SEALED
+    (queued for the consumer), COUNTERSIGNED or RETURNED; a consumer's row is
+    created COUNTERSIGNED or RETURNED.
+    """
+
+    __tablename__ = "federation_batches"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of body, hex
+    name: Mapped[str] = mapped_column(String(200))
+    provider_region: Mapped[str] = mapped_column(String(16))
+    consumer_region: Mapped[str] = mapped_column(String(16))
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    sequence_claim: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))
+    batch: Mapped[bytes] = mapped_column(LargeBinary)  # UsageBatch (body + signature)
+    record_count: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    period: Mapped[str] = mapped_column(String(7))
+    start_us: Mapped[int] = mapped_column(BigInteger)
+    end_us: Mapped[int] = mapped_column(BigInteger)
+    seal_us: Mapped[int] = mapped_column(BigInteger)
+    corrects_return: Mapped[str] = mapped_column(String(200), default="")
+    message_id: Mapped[str] = mapped_column(String(64), default="")  # outbox, provider side
+    answer: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    return_name: Mapped[str] = mapped_column(String(200), default="")
+    corrected: Mapped[int] = mapped_column(Integer, default=0)  # a return answered by a batch
+    ledger_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ledger_leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    answer_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    answer_leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    update_us: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("sequence_claim", name="uq_federation_batches_sequence"),
+        Index(
+            "ix_federation_batches_pair", "provider_region", "consumer_region", "sequence"
+        ),
+        Index("ix_federation_batches_state", "state", "update_us"),
+    )
+
+
+class FederationBatchItem(Base):
+    """Where one cross-region use stands in batching.
+
+    On the provider (``provider_region`` is this region): BATCHED in ``batch`` (a
+    sealed or countersigned batch), HELD out of batches until ``hold_until_us`` after
+    a return (0: at the next seal), or PARKED (returned too often, or with different
+    amounts: an operator's matter). A use with no row is in the pool. On the consumer:
+    COUNTERSIGNED, the use is covered by a batch it countersigned.
+    """
+
+    __tablename__ = "federation_batch_items"
+
+    provider_region: Mapped[str] = mapped_column(String(16), primary_key=True)
+    usage_record_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    consumer_region: Mapped[str] = mapped_column(String(16))
+    usage_id: Mapped[str] = mapped_column(String(32), default="")  # access_usage.id (provider)
+    entry_index: Mapped[int] = mapped_column(BigInteger)
+    batch: Mapped[str] = mapped_column(String(64))  # digest of the batch, hex
+    state: Mapped[str] = mapped_column(String(16))
+    hold_until_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    returns: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    update_us: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_federation_batch_items_batch", "batch"),
+        Index("ix_federation_batch_items_usage", "usage_id"),
+    )
+
+
+
+# --- settlement tables (periods, statements, adjustments, disputes): migration 0009_settlement ---
+#
+# Written by ``services.settlement_store``. Times are integer microseconds (UTC),
+# states by name. Statement content is kept as the exact bytes both regions sign;
+# disputes keep their API form (``bashu.settlement.v1.Dispute`` without events) next
+# to the columns they are queried by, and one row per step in
+# ``settlement_dispute_events``. Rows of the counterparty's disputes and dispute
+# decisions (copies received in DisputeNotices) live in the same tables.
+
+
+class SettlementPeriod(Base):
+    """A settlement period of this region: OPEN → CLOSING → CLOSED."""
+
+    __tablename__ = "settlement_periods"
+
+    period_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    start_us: Mapped[int] = mapped_column(BigInteger)
+    end_us: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    grace_window_us: Mapped[int] = mapped_column(BigInteger)
+    counterparties: Mapped[str] = mapped_column(Text, default="")  # comma-separated
+    closing_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    grace_end_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    close_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    closer: Mapped[str] = mapped_column(String(200), default="")
+    closing_request_id: Mapped[str] = mapped_column(String(128), default="")
+    close_request_id: Mapped[str] = mapped_column(String(128), default="")
+    update_us: Mapped[int] = mapped_column(BigInteger)
+    ledger_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ledger_leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+
+    __table_args__ = (Index("ix_settlement_periods_start", "start_us"),)
+
+
+class SettlementStatement(Base):
+    """This region's statement of one period with one counterparty."""
+
+    __tablename__ = "settlement_statements"
+
+    period_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    counterparty: Mapped[str] = mapped_column(String(16), primary_key=True)
+    content_body: Mapped[bytes] = mapped_column(LargeBinary)  # StatementContent
+    content_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    state: Mapped[str] = mapped_column(String(24))
+    refusal_reason: Mapped[str] = mapped_column(Text, default="")
+    create_us: Mapped[int] = mapped_column(BigInteger)
+    update_us: Mapped[int] = mapped_column(BigInteger)
+    ledger_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ledger_leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+
+    __table_args__ = (Index("ix_settlement_statements_state", "state", "period_id"),)
+
+
+class SettlementStatementSignature(Base):
+    """One region's signature over a statement's content (at most one per region)."""
+
+    __tablename__ = "settlement_statement_signatures"
+
+    period_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    counterparty: Mapped[str] = mapped_column(String(16), primary_key=True)
+    signer_region: Mapped[str] = mapped_column(String(16), primary_key=True)
+    content_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    key_name: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(String(8))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    sign_us: Mapped[int] = mapped_column(BigInteger)
+    ledger_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ledger_leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+
+
+class SettlementAdjustment(Base):
+    """A correction (reversal, adjustment, re-rating, dispute decision), posted here or
+    (dispute decisions) copied from the counterparty; ``ledger_*`` is its entry in the
+    ``origin_region``'s ledger."""
+
+    __tablename__ = "settlement_adjustments"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    origin_region: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(24))
+    corrects_origin: Mapped[str] = mapped_column(String(64), default="")
+    corrects_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    corrects_leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    usage_record: Mapped[str] = mapped_column(String(300), default="")
+    provider_region: Mapped[str] = mapped_column(String(16))
+    consumer_region: Mapped[str] = mapped_column(String(16))
+    amount_delta_fen: Mapped[int] = mapped_column(BigInteger)
+    qty_calls: Mapped[int] = mapped_column(BigInteger, default=0)
+    qty_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    qty_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    exact_delta_fen: Mapped[str] = mapped_column(String(64), default="")
+    tariff: Mapped[str] = mapped_column(String(300), default="")
+    dispute: Mapped[str] = mapped_column(String(300), default="")
+    reason: Mapped[str] = mapped_column(Text)
+    period: Mapped[str] = mapped_column(String(64))
+    creator: Mapped[str] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    create_us: Mapped[int] = mapped_column(BigInteger)
+    ledger_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ledger_leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("creator", "request_id", name="uq_settlement_adjustments_request"),
+        Index("ix_settlement_adjustments_period", "period", "create_us"),
+        Index("ix_settlement_adjustments_corrects", "corrects_origin", "corrects_index"),
+    )
+
+
+class SettlementDispute(Base):
+    """A dispute raised here, or this node's copy of one raised against it."""
+
+    __tablename__ = "settlement_disputes"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    raiser_region: Mapped[str] = mapped_column(String(16))
+    counterparty: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    disputed_fen: Mapped[int] = mapped_column(BigInteger)
+    header: Mapped[bytes] = mapped_column(LargeBinary)  # Dispute without events
+    raiser: Mapped[str] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    create_us: Mapped[int] = mapped_column(BigInteger)
+    update_us: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("raiser", "request_id", name="uq_settlement_disputes_request"),
+        Index("ix_settlement_disputes_period", "period", "counterparty"),
+        Index("ix_settlement_disputes_order", "create_us", "name"),
+    )
+
+
+class SettlementDisputeEvent(Base):
+    """One step of a dispute (``seq`` from 0), with its DisputeEventRecorded entry
+    when this node recorded it."""
+
+    __tablename__ = "settlement_dispute_events"
+
+    dispute: Mapped[str] = mapped_column(String(300), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    stage: Mapped[str] = mapped_column(String(16), default="")
+    time_us: Mapped[int] = mapped_column(BigInteger)
+    event: Mapped[bytes] = mapped_column(LargeBinary)  # DisputeEvent
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    ledger_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ledger_leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("dispute", "request_id", name="uq_settlement_dispute_events_request"),
+    )
+
+
+# --- reconciliation tables: migration 0010_reconciliation ---
+#
+# Written by ``services.reconciliation_store``. A report keeps its API form
+# (``bashu.settlement.v1.ReconciliationReport``, with its ledger entry) next to the
+# columns it is listed by; its discrepancies are one row each, ``seq`` being the
+# position in the (tier, key) order the report's digest pins.
+
+
+class ReconciliationReportRow(Base):
+    """One reconciliation of a period with a counterparty (a DiscrepancyReport entry)."""
+
+    __tablename__ = "reconciliation_reports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(64))  # period id, "2026-11"
+    counterparty: Mapped[str] = mapped_column(String(16))
+    creator: Mapped[str] = mapped_column(String(200))
+    request_id: Mapped[str] = mapped_column(String(128))
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    discrepancy_count: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))  # of the report body
+    report: Mapped[bytes] = mapped_column(LargeBinary)  # ReconciliationReport
+    create_us: Mapped[int] = mapped_column(BigInteger)
+    ledger_index: Mapped[int] = mapped_column(BigInteger)
+    ledger_leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    __table_args__ = (
+        UniqueConstraint("creator", "request_id", name="uq_reconciliation_reports_request"),
+        Index("ix_reconciliation_reports_period", "period", "create_us"),
+        Index("ix_reconciliation_reports_order", "create_us", "id"),
+    )
+
+
+class ReconciliationDiscrepancyRow(Base):
+    """One discrepancy of a report, in the report's (tier, key) order."""
+
+    __tablename__ = "reconciliation_discrepancies"
+
+    report_id: Mapped[str] = mapped_column(
+        ForeignKey("reconciliation_reports.id"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tier: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(Integer)
+    item_key: Mapped[str] = mapped_column(String(400))
+    discrepancy: Mapped[bytes] = mapped_column(LargeBinary)  # Discrepancy
+
+    __table_args__ = (
+        Index("ix_reconciliation_discrepancies_filter", "report_id", "tier", "status", "seq"),
+    )

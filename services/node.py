@@ -45,7 +45,7 @@ from services.keys import known_verifiers, load_region_key
 from services.migrate import current_revision, head_revision
 from services.outbox import MessageHandlers
 from services.permissions import METHOD_ROLES, PEER_METHODS
-from services.telemetry import Telemetry, setup_telemetry
+from services.telemetry import MeteredLog, Telemetry, setup_telemetry
 
 __all__ = ["Node", "build_node", "run_forever", "serve"]
 
@@ -67,6 +67,8 @@ class Node:
     service_names: list[str] = field(default_factory=list)
     # Peers, outbox/inbox, witness: background threads started and stopped here.
     federation: Federation | None = None
+    # Other background loops of the services (the settlement scheduler).
+    background: list[Any] = field(default_factory=list)
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -79,6 +81,8 @@ class Node:
         self.ledger.start_checkpointing(self.config.checkpoint_interval_s)
         if self.federation is not None:
             self.federation.start()
+        for loop in self.background:
+            loop.start()
         for name in [*self.service_names, ""]:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
@@ -91,6 +95,8 @@ class Node:
         self.health.enter_graceful_shutdown()
         # The deliverer and the witness finish their current round (bounded by the
         # peer call deadline) before the ledger and the database go away.
+        for loop in self.background:
+            loop.stop()
         if self.federation is not None:
             self.federation.stop()
         grace = self.config.limits.drain_grace_s if grace is None else grace
@@ -141,7 +147,10 @@ def build_node(
     signer = load_region_key(config.key_file)
     if signer.name != config.origin:
         raise ConfigError("key_file", f"key is named {signer.name!r}, expected {config.origin!r}")
-    ledger = (ledger_factory or _default_ledger)(engine, signer, config.origin, config.key_file)
+    if ledger_factory is None:
+        ledger = _default_ledger(engine, signer, config.origin, config.key_file, telemetry)
+    else:
+        ledger = ledger_factory(engine, signer, config.origin, config.key_file)
 
     auth_engine = readonly(engine)
 
@@ -169,7 +178,8 @@ def build_node(
         futures.ThreadPoolExecutor(
             max_workers=config.limits.max_workers, thread_name_prefix=f"rpc-{config.region}"
         ),
-        interceptors=[interceptor],
+        # Outermost first: the metrics see the status the node interceptor ends with.
+        interceptors=[telemetry.rpc_interceptor(), interceptor],
         options=options,
     )
     ctx = registry.NodeContext(
@@ -211,12 +221,15 @@ def build_node(
         telemetry=telemetry,
         service_names=service_names,
         federation=federation,
+        background=ctx.background,
     )
 
 
-def _default_ledger(engine: Engine, signer: Signer, origin: str, key_file: Path) -> Log:
+def _default_ledger(
+    engine: Engine, signer: Signer, origin: str, key_file: Path, telemetry: Telemetry
+) -> Log:
     retired = known_verifiers(engine, key_file)[1:]
-    return Log(engine, signer, origin, previous_verifiers=retired)
+    return MeteredLog(engine, signer, origin, previous_verifiers=retired, telemetry=telemetry)
 
 
 def serve(config: NodeConfig, *, telemetry: Telemetry | None = None) -> tuple[Node, int]:

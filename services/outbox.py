@@ -526,6 +526,11 @@ class MessageHandlers:
             raise ValueError(f"{kind_name(kind)} already has a handler")
         self._handlers[kind] = handler
 
+    def unregister(self, kind: int) -> None:
+        """Stop handling ``kind``: its messages are answered RETRY_LATER NOT_IMPLEMENTED
+        and stay in the sender's outbox (how a node running an older release behaves)."""
+        self._handlers.pop(kind, None)
+
     def get(self, kind: int) -> MessageHandler | None:
         return self._handlers.get(kind)
 

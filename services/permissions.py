@@ -26,7 +26,9 @@ FINANCE = frozenset({Role.FINANCE})
 OPERATOR = frozenset({Role.OPERATOR})
 PARTIES = frozenset({Role.PROVIDER, Role.CONSUMER, Role.OPERATOR})
 MARKET = frozenset({Role.PROVIDER, Role.CONSUMER, Role.FINANCE, Role.OPERATOR})
-FINANCE_VIEW = frozenset({Role.FINANCE, Role.OPERATOR, Role.PROVIDER})
+# Settlement and reconciliation are for finance and operators: statements, reports
+# and discrepancies name other parties' records; providers see revenue in AccessService.
+SETTLEMENT_VIEW = frozenset({Role.FINANCE, Role.OPERATOR})
 
 SERVICE_ROLES: Mapping[str, Mapping[str, frozenset[Role]]] = {
     "bashu.ledger.v1.LedgerService": {
@@ -87,26 +89,27 @@ SERVICE_ROLES: Mapping[str, Mapping[str, frozenset[Role]]] = {
         "GetUsageReceipt": frozenset({Role.CONSUMER, Role.PROVIDER}),
     },
     "bashu.settlement.v1.SettlementService": {
-        "ListPeriods": FINANCE_VIEW,
-        "GetPeriod": FINANCE_VIEW,
+        "ListPeriods": SETTLEMENT_VIEW,
+        "GetPeriod": SETTLEMENT_VIEW,
         "ClosePeriod": FINANCE,
-        "GetStatement": FINANCE_VIEW,
-        "ListStatements": FINANCE_VIEW,
+        "GetStatement": SETTLEMENT_VIEW,
+        "ListStatements": SETTLEMENT_VIEW,
         "SignStatement": FINANCE,
-        "ComputeNetting": FINANCE,
+        "ComputeNetting": SETTLEMENT_VIEW,
         "CreateAdjustment": FINANCE,
-        "GetAdjustment": FINANCE_VIEW,
-        "ListAdjustments": FINANCE_VIEW,
+        "GetAdjustment": SETTLEMENT_VIEW,
+        "ListAdjustments": SETTLEMENT_VIEW,
         "RaiseDispute": FINANCE,
         "AddDisputeEvidence": FINANCE,
         "RespondToDispute": FINANCE,
-        "DecideDispute": FINANCE,
-        "GetDispute": FINANCE_VIEW,
-        "ListDisputes": FINANCE_VIEW,
+        # The operator records the joint settlement committee's decision.
+        "DecideDispute": OPERATOR,
+        "GetDispute": SETTLEMENT_VIEW,
+        "ListDisputes": SETTLEMENT_VIEW,
         "Reconcile": FINANCE,
-        "GetReconciliationReport": FINANCE_VIEW,
-        "ListReconciliationReports": FINANCE_VIEW,
-        "ListReconciliationDiscrepancies": FINANCE_VIEW,
+        "GetReconciliationReport": SETTLEMENT_VIEW,
+        "ListReconciliationReports": SETTLEMENT_VIEW,
+        "ListReconciliationDiscrepancies": SETTLEMENT_VIEW,
     },
     # Peers call the rest of this service as regions (signed requests); only the
     # operator's views are open to a party key (GetPeerInfo to check a peer before

@@ -8,7 +8,8 @@ whole API's shape is visible through reflection from the first release.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from bashu.access.v1 import access_pb2
@@ -22,14 +23,17 @@ from sqlalchemy import Engine
 from ledger.log import Log
 from ledger.note import Signer
 from services.access_service import add_access_service
+from services.batches import Batches, BatchSealer
 from services.catalog import Catalog
 from services.catalog_service import CatalogServicer, LedgerCatalogRecorder
 from services.config import NodeConfig
 from services.federation import Federation
 from services.federation_service import FederationServicer
 from services.ledger_service import LedgerServicer
-from services.licensing import Licensing
 from services.licensing_service import LedgerLicensingRecorder, LicensingServicer
+from services.market import Market, MarketLicensing
+from services.outbox import keep_in_inbox
+from services.settlement_service import SettlementScheduler, SettlementServicer, build_settlement
 
 __all__ = ["SERVICE_NAMES", "NodeContext", "register_services"]
 
@@ -42,6 +46,8 @@ class NodeContext:
     ledger: Log
     # Peers, outbox, inbox and witness; None only where no federation was built.
     federation: Federation | None = None
+    # Threads the node starts and stops with the server (start() and stop()).
+    background: list[Any] = field(default_factory=list)
 
 
 SERVICE_NAMES = [
@@ -57,16 +63,32 @@ SERVICE_NAMES = [
 def _catalog_and_licensing(ctx: NodeContext) -> tuple[CatalogServicer, LicensingServicer]:
     region = ctx.config.region
     catalog = Catalog(ctx.engine, region, LedgerCatalogRecorder(ctx.ledger, region))
-    licensing = Licensing(
+    licensing = MarketLicensing(
         ctx.engine, region, catalog, ctx.signer, LedgerLicensingRecorder(ctx.ledger, region)
     )
+    fed = ctx.federation
+    # Changes to licences of peers' consumers reach their home nodes as LicenceNotices.
+    licensing.notices = fed.outbox if fed is not None else None
+    licensing.origin = ctx.config.origin
+    licensing.peer_countries = {p.region: p.country for p in ctx.config.peers}
     # A process that died between a commit and its ledger append left a change
     # unrecorded: record it now (the ledger's idempotency keys make this safe).
     catalog.record_pending()
     licensing.record_pending()
+    market = Market(
+        region=region,
+        origin=ctx.config.origin,
+        engine=ctx.engine,
+        ledger=ctx.ledger,
+        catalog=catalog,
+        licensing=licensing,
+        channels=fed.channels if fed is not None else None,
+        peers=ctx.config.peers,
+        peer_timeout_s=ctx.config.federation.peer_timeout_s,
+    )
     return (
-        CatalogServicer(catalog, ctx.config.origin),
-        LicensingServicer(licensing, ctx.config.origin),
+        CatalogServicer(catalog, ctx.config.origin, market),
+        LicensingServicer(licensing, ctx.config.origin, market),
     )
 
 
@@ -82,14 +104,58 @@ def register_services(server: grpc.Server, ctx: NodeContext) -> list[str]:
     catalog_servicer, licensing_servicer = _catalog_and_licensing(ctx)
     catalog_pb2_grpc.add_CatalogServiceServicer_to_server(catalog_servicer, server)
     licensing_pb2_grpc.add_LicensingServiceServicer_to_server(licensing_servicer, server)
-    add_access_service(server, ctx)
+    access_servicer = add_access_service(server, ctx)
+    market = catalog_servicer.market
+    assert market is not None
+    access_servicer.market = market
+    market.access = access_servicer
+    book = build_settlement(
+        ctx.engine,
+        ctx.config.region,
+        ctx.signer,
+        ctx.ledger,
+        peers=ctx.config.peers,
+        outbox=fed.outbox if fed is not None else None,
+        channels=fed.channels if fed is not None else None,
+        handlers=fed.handlers if fed is not None else None,
+        peer_timeout_s=ctx.config.federation.peer_timeout_s,
+        cadence=ctx.config.settlement.build_cadence(),
+        grace_window=ctx.config.settlement.grace_window,
+    )
+    # Periods close by time and dispute deadlines pass without anyone calling: the
+    # node runs the scheduler step like the witness loop (started and stopped with it).
+    ctx.background.append(SettlementScheduler(book))
     settlement_pb2_grpc.add_SettlementServiceServicer_to_server(
-        settlement_pb2_grpc.SettlementServiceServicer(), server
+        SettlementServicer(book, ctx), server
     )
-    federation_pb2_grpc.add_FederationServiceServicer_to_server(
-        FederationServicer(fed)
-        if fed is not None
-        else federation_pb2_grpc.FederationServiceServicer(),
-        server,
-    )
+    if fed is not None:
+        # Usage batches: handlers for the four batch message kinds, and the sealing
+        # loop (every [federation] batch_interval_s), started and stopped with the node.
+        batches = Batches(
+            ctx.engine,
+            ctx.config.region,
+            ctx.signer,
+            ctx.ledger,
+            fed.outbox,
+            ctx.config.peers,
+            ctx.config.federation,
+        )
+        batches.register_handlers(fed.handlers)
+        ctx.background.append(BatchSealer(batches))
+    federation_servicer: federation_pb2_grpc.FederationServiceServicer
+    if fed is not None:
+        federation_servicer = FederationServicer(fed)
+        federation_servicer.market = market
+        federation_servicer.catalog = catalog_servicer
+        # Licence notices update the consumers' copies, unless the node was built with
+        # a handler of its own for them (a market's own, from an earlier build, is ours).
+        notices = fed.handlers.get(federation_pb2.MESSAGE_KIND_LICENCE_NOTICE)
+        owner = getattr(notices, "__self__", None)
+        if notices in (None, keep_in_inbox) or isinstance(owner, Market):
+            fed.handlers.register(
+                federation_pb2.MESSAGE_KIND_LICENCE_NOTICE, market.on_licence_notice, replace=True
+            )
+    else:
+        federation_servicer = federation_pb2_grpc.FederationServiceServicer()
+    federation_pb2_grpc.add_FederationServiceServicer_to_server(federation_servicer, server)
     return list(SERVICE_NAMES)

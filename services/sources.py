@@ -32,10 +32,12 @@ its own (the registrations live in :mod:`services.metering`'s tables).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import datetime as dt
 import enum
+import itertools
 import os
 import re
 import threading
@@ -83,6 +85,7 @@ __all__ = [
     "encode_batch",
     "encode_bounded",
     "inspect_source",
+    "ipc_body_size",
     "open_reader",
     "parse_literal",
     "redact_url",
@@ -460,7 +463,17 @@ def _arrow_expr(conds: Sequence[_Cond], schema: pa.Schema) -> pc.Expression | No
 def encode_batch(batch: pa.RecordBatch) -> EncodedBatch:
     """Serialise one record batch as an encapsulated IPC message."""
     buf = batch.serialize()
-    return EncodedBatch(batch, buf, pa.ipc.read_message(buf).body.size)
+    return EncodedBatch(batch, buf, ipc_body_size(buf))
+
+
+def ipc_body_size(message: pa.Buffer | bytes) -> int:
+    """The body length of an encapsulated IPC message (as ``batch.serialize()`` makes
+    it): the whole, less the continuation marker, the metadata length and the padded
+    metadata that length counts. Parsing the message back costs more than the batch."""
+    view = memoryview(message)
+    if len(view) < 8 or view[:4].tobytes() != b"\xff\xff\xff\xff":
+        return int(pa.ipc.read_message(message).body.size)
+    return len(view) - 8 - int.from_bytes(view[4:8], "little", signed=True)
 
 
 def encode_bounded(batch: pa.RecordBatch, max_bytes: int) -> Iterator[EncodedBatch]:
@@ -471,11 +484,16 @@ def encode_bounded(batch: pa.RecordBatch, max_bytes: int) -> Iterator[EncodedBat
     """
     if batch.num_rows == 0:
         return
-    whole = encode_batch(batch)
-    if whole.body_bytes <= max_bytes or batch.num_rows == 1:
-        yield whole
-        return
-    per_row = max(1, whole.body_bytes // batch.num_rows)
+    # Sized before serialising (no copy): a batch that must be split is not
+    # serialised whole first.
+    size = pa.ipc.get_record_batch_size(batch)
+    if size <= max_bytes or batch.num_rows == 1:
+        whole = encode_batch(batch)
+        if whole.body_bytes <= max_bytes or batch.num_rows == 1:
+            yield whole
+            return
+        size = whole.body_bytes
+    per_row = max(1, size // batch.num_rows)
     step = max(1, min(batch.num_rows // 2, int(max_bytes * 0.9) // per_row))
     start = 0
     while start < batch.num_rows:
@@ -526,6 +544,18 @@ class Reader:
         """The row whose key columns equal ``key`` (typed values), 0 or 1 row."""
         raise NotImplementedError
 
+    def lookup_derived(
+        self,
+        key: Mapping[str, Any],
+        names: Sequence[str],
+        tag: Hashable,
+        build: Callable[[pa.Table], pa.Table],
+    ) -> pa.RecordBatch | None:
+        """:meth:`lookup`, with the row taken from the view :meth:`derived` keeps under
+        ``tag`` (the key is matched against the source's own values, so a masked key
+        column still finds its row); None when this source is not held in memory."""
+        return None
+
     def parse_key(self, key: Mapping[str, str]) -> dict[str, Any]:
         """Typed key values from text; INVALID_KEY if a key field is missing, extra
         or unparseable (every problem at once)."""
@@ -569,6 +599,23 @@ class _Cached:
     nbytes: int
     index: dict[tuple[Any, ...], int] | None = None
     derived: dict[Hashable, pa.Table] = dataclasses.field(default_factory=dict)
+    # (tag, column names) -> a derived view's batches (zero-copy) and their first rows
+    rows: dict[Hashable, _RowView] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _RowView:
+    batches: list[pa.RecordBatch]
+    starts: list[int]  # the view's row number of each batch's first row
+    positions: pa.Array  # 0, 1, 2 … as long as the longest batch (take() indices)
+
+    def row(self, row: int | None) -> pa.RecordBatch:
+        if row is None:
+            return self.batches[0].slice(0, 0)
+        i = bisect.bisect_right(self.starts, row) - 1
+        # take() rather than slice(): a slice serialises with its parents' buffers'
+        # extent, a taken row as compactly as a batch built from it.
+        return self.batches[i].take(self.positions.slice(row - self.starts[i], 1))
 
 
 class _TableCache:
@@ -680,7 +727,13 @@ class _FileReader(Reader):
     def derived(self, tag: Hashable, build: Callable[[pa.Table], pa.Table]) -> Reader | None:
         if not self._in_memory:
             return None
-        item = self._cached()
+        return _TableReader(
+            self._derived_table(self._cached(), tag, build), self.columns, self.key_columns
+        )
+
+    def _derived_table(
+        self, item: _Cached, tag: Hashable, build: Callable[[pa.Table], pa.Table]
+    ) -> pa.Table:
         table = item.derived.get(tag)
         if table is None:
             with self._lock:
@@ -688,9 +741,44 @@ class _FileReader(Reader):
                 if table is None:
                     if len(item.derived) >= MAX_DERIVED:
                         item.derived.clear()
+                        item.rows.clear()
                     table = build(item.table)
                     item.derived[tag] = table
-        return _TableReader(table, self.columns, self.key_columns)
+        return table
+
+    def _index(self, item: _Cached) -> dict[tuple[Any, ...], int]:
+        if item.index is None:
+            with self._lock:
+                if item.index is None:
+                    item.index = _build_index(item.table, self.key_columns)
+        return item.index
+
+    def lookup_derived(
+        self,
+        key: Mapping[str, Any],
+        names: Sequence[str],
+        tag: Hashable,
+        build: Callable[[pa.Table], pa.Table],
+    ) -> pa.RecordBatch | None:
+        if not self._in_memory:
+            return None
+        item = self._cached()
+        row = self._index(item).get(tuple(key[k] for k in self.key_columns))
+        ident = (tag, tuple(names))
+        view = item.rows.get(ident)
+        if view is None:
+            table = self._derived_table(item, tag, build).select(list(names))
+            batches = table.to_batches() or [_empty(table.schema)]
+            view = _RowView(
+                batches,
+                list(itertools.accumulate((b.num_rows for b in batches[:-1]), initial=0)),
+                pa.array(range(max(b.num_rows for b in batches)), pa.int64()),
+            )
+            with self._lock:
+                if len(item.rows) >= 4 * MAX_DERIVED:
+                    item.rows.clear()
+                item.rows[ident] = view
+        return view.row(row)
 
     def estimated_rows(self, filters: Sequence[RowFilter]) -> int:
         if self._in_memory:
@@ -731,11 +819,7 @@ class _FileReader(Reader):
         out_schema = self.output_schema(names)
         if self._in_memory:
             item = self._cached()
-            if item.index is None:
-                with self._lock:
-                    if item.index is None:
-                        item.index = _build_index(item.table, self.key_columns)
-            row = item.index.get(tuple(key[k] for k in self.key_columns))
+            row = self._index(item).get(tuple(key[k] for k in self.key_columns))
             if row is None:
                 return _empty(out_schema)
             return item.table.select(list(names)).slice(row, 1).combine_chunks().to_batches()[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -63,3 +64,21 @@ def echo_json(obj: Any) -> None:
     import json
 
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+# Period ids of every cadence a node may be configured with: a month (2026-11), an ISO
+# week (2026-W48), or a fixed period's start (2026-11-28 or 2026-11-28T1300). Which
+# one a node accepts is its configuration's business; the node names a wrong one.
+_PERIOD_ID = re.compile(r"\d{4}-(\d{2}|W\d{2}|\d{2}-\d{2}(T\d{4})?)")
+
+
+def period_id(value: str, param_hint: str = "--period") -> str:
+    """A period id (``regions/x/periods/`` prefix dropped), checked for its shape."""
+    if value.startswith("regions/"):
+        value = value.rsplit("/", 1)[-1]
+    if not _PERIOD_ID.fullmatch(value):
+        raise click.BadParameter(
+            f"{value!r} is not a period id (e.g. 2026-11, 2026-W48, 2026-11-28T1300)",
+            param_hint=param_hint,
+        )
+    return value

@@ -16,6 +16,8 @@ from clients.sdk.catalog import CatalogClient
 from clients.sdk.channel import ErrorTranslating, TlsOptions, open_channel
 from clients.sdk.ledger import LedgerClient
 from clients.sdk.licensing import LicensingClient
+from clients.sdk.reconciliation import ReconciliationClient
+from clients.sdk.settlement import SettlementClient
 
 __all__ = ["Client", "connect"]
 
@@ -29,6 +31,8 @@ class Client:
     ledger: LedgerClient = field(init=False)
     catalog: CatalogClient = field(init=False)
     licensing: LicensingClient = field(init=False)
+    reconciliation: ReconciliationClient = field(init=False)
+    settlement: SettlementClient = field(init=False)
 
     def __post_init__(self) -> None:
         from bashu.ledger.v1 import ledger_pb2_grpc
@@ -46,7 +50,14 @@ class Client:
         self.access = AccessClient(
             access_pb2_grpc.AccessServiceStub(self.channel), self.ledger, self.region
         )
-        self.settlement = ErrorTranslating(settlement_pb2_grpc.SettlementServiceStub(self.channel))
+        self.settlement = SettlementClient(
+            settlement_pb2_grpc.SettlementServiceStub(self.channel), ledger_stub, self.region
+        )
+        self.reconciliation = ReconciliationClient(
+            ErrorTranslating(settlement_pb2_grpc.SettlementServiceStub(self.channel)),
+            ErrorTranslating(ledger_stub),
+            self.region,
+        )
 
     def close(self) -> None:
         self.channel.close()

@@ -40,6 +40,7 @@ from services.settlement.usage import UsageTable, safe_sum_type
 
 __all__ = [
     "DailyUsage",
+    "ReportSection",
     "RevenueRow",
     "daily_usage",
     "discrepancies_csv",
@@ -49,6 +50,7 @@ __all__ = [
     "statement_html",
     "statement_json",
     "statement_to_dict",
+    "table_report_html",
     "usage_chart_svg",
 ]
 
@@ -682,7 +684,7 @@ SHA-256 of the exact bytes both regions signed (the canonical encoding of
 <code>bashu.settlement.v1.StatementContent</code>). Each signature is an Ed25519
 signature by a region key over <code>"bashu.exchange/statement/v1" 0x00 bytes</code>;
 check it with the region's published key (<code>bashu node public-key</code> on each
-node). The planned <code>bashu settle statement {period} --counterparty … --verify</code>
+node). <code>bashu settle statement {period} --counterparty … --key REGION=KEY</code>
 does both.</li>
 <li><b>Each line is the sum of its usage records.</b> A line's records, gross
 amount and zero-priced count are sums over the usage records whose direction, product,
@@ -704,9 +706,10 @@ and <code>clients.sdk.ledger.verify_inclusion_offline</code> (or any RFC 9162
 verifier) checks the proof.</li>
 <li><b>Both regions hold the same uses.</b> The batches above carry control totals
 (records and amount) that add up to each direction's totals, and were countersigned
-by the consumer region. Reconciliation (planned: <code>bashu reconcile {period}
---counterparty …</code>) compares both ledgers record by record and lists every
-difference.</li>
+by the consumer region. <code>bashu reconcile --period {period} --counterparty …</code>
+compares both ledgers record by record, lists every difference
+(<code>bashu reconcile discrepancies REPORT</code>) and records its report as a ledger
+entry.</li>
 <li><b>Corrections are entries too.</b> Every adjustment names its own ledger entry
 and the entry it corrects; prove them like any other entry. Disputed amounts are held
 out of the net until the dispute is decided.</li>
@@ -861,3 +864,60 @@ def discrepancies_csv(report: ReconciliationReport) -> str:
             ]
         )
     return out.getvalue()
+
+
+# --- usage and revenue reports ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One table of a usage or revenue report: a heading, the column heads, rows of
+    values (ints are right-aligned) and an optional total row."""
+
+    heading: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[object, ...], ...]
+    total: tuple[object, ...] | None = None
+
+
+def table_report_html(
+    title: str,
+    sections: Sequence[ReportSection],
+    *,
+    daily: Sequence[DailyUsage] = (),
+    intro: str = "",
+    verify: Sequence[str] = (),
+    generated_at: datetime | None = None,
+) -> str:
+    """A self-contained HTML page (no script, nothing loaded from the network) with
+    the sections' tables, a chart of ``daily`` usage and "how to verify" steps
+    (``verify`` items are trusted HTML written by the caller, not data)."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+    ]
+    if intro or generated_at:
+        parts.append(
+            f'<p class="muted">{_e(intro)}'
+            + (f" Generated {_e(generated_at.isoformat())}." if generated_at else "")
+            + "</p>"
+        )
+    if daily:
+        parts.append("<h2>Usage over the period</h2>")
+        parts.append(usage_chart_svg(daily))
+    for section in sections:
+        parts.append(f"<h2>{_e(section.heading)}</h2>")
+        rows: list[list[tuple[object, bool]]] = [
+            [(v, isinstance(v, int)) for v in row] for row in section.rows
+        ]
+        if section.total is not None:
+            rows.append([(v, isinstance(v, int)) for v in section.total])
+        parts.append(_table(section.columns, rows, total_last=section.total is not None))
+    if verify:
+        parts.append("<h2>How to verify each figure</h2><ol>")
+        parts.extend(f"<li>{step}</li>" for step in verify)
+        parts.append("</ol>")
+    parts.append("</body></html>")
+    return "".join(parts)

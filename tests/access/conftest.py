@@ -204,7 +204,9 @@ class Market:
         return self.node.ledger.size()
 
 
-def start_market(tmp_path: Path, db_url: str, rows: int = 200) -> Market:
+def start_market(
+    tmp_path: Path, db_url: str, rows: int = 200, *, ledger_factory: Any = None
+) -> Market:
     data_dir = tmp_path / REGION
     config = make_node_config(data_dir, REGION, db_url)
     keys, _, party_ids = register_role_parties(db_url)
@@ -216,7 +218,7 @@ def start_market(tmp_path: Path, db_url: str, rows: int = 200) -> Market:
         keys["consumer2"], party_ids["consumer2"] = key, party.id
     engine.dispose()
     pq.write_table(people(rows), data_dir / "people.parquet")
-    node = build_node(config)
+    node = build_node(config, ledger_factory=ledger_factory)
     node.start()
     market = Market(node, keys, party_ids, data_dir, db_url)
     provider = market.client("provider")

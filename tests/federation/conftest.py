@@ -104,6 +104,10 @@ def prepare_region(name: str, data_dir: Path, db_url: str) -> Region:
     return Region(name, data_dir, db_url, free_port(), signer, keys)
 
 
+# Where each test region's consumers are: sg is the cross-border partner.
+COUNTRIES = {"sg": "SG"}
+
+
 def configure(
     region: Region,
     peers: list[Region],
@@ -118,7 +122,11 @@ def configure(
         data_dir=region.data_dir,
         checkpoint_interval_s=3600.0,
         peers=(
-            *(PeerConfig(p.name, p.address, p.vkey) for p in peers if p is not region),
+            *(
+                PeerConfig(p.name, p.address, p.vkey, country=COUNTRIES.get(p.name, "CN"))
+                for p in peers
+                if p is not region
+            ),
             *extra_peers,
         ),
         federation=settings,

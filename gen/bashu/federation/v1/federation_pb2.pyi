@@ -555,20 +555,24 @@ class GetPeriodSummaryResponse(_message.Message):
     def __init__(self, state: _Optional[_Union[_settlement_pb2.PeriodState, str]] = ..., totals: _Optional[_Iterable[_Union[_settlement_pb2.DirectionTotal, _Mapping]]] = ..., buckets: _Optional[_Iterable[_Union[_settlement_pb2.SettlementBucket, _Mapping]]] = ..., checkpoint: _Optional[_Union[_common_pb2.Checkpoint, _Mapping]] = ...) -> None: ...
 
 class ExportPeriodRecordsRequest(_message.Message):
-    __slots__ = ("period", "buckets", "tree_size")
+    __slots__ = ("period", "buckets", "tree_size", "arrow")
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     BUCKETS_FIELD_NUMBER: _ClassVar[int]
     TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ARROW_FIELD_NUMBER: _ClassVar[int]
     period: str
     buckets: _containers.RepeatedScalarFieldContainer[str]
     tree_size: int
-    def __init__(self, period: _Optional[str] = ..., buckets: _Optional[_Iterable[str]] = ..., tree_size: _Optional[int] = ...) -> None: ...
+    arrow: bool
+    def __init__(self, period: _Optional[str] = ..., buckets: _Optional[_Iterable[str]] = ..., tree_size: _Optional[int] = ..., arrow: _Optional[bool] = ...) -> None: ...
 
 class ExportPeriodRecordsResponse(_message.Message):
-    __slots__ = ("records",)
+    __slots__ = ("records", "arrow_records")
     RECORDS_FIELD_NUMBER: _ClassVar[int]
+    ARROW_RECORDS_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedCompositeFieldContainer[_settlement_pb2.SettlementRecord]
-    def __init__(self, records: _Optional[_Iterable[_Union[_settlement_pb2.SettlementRecord, _Mapping]]] = ...) -> None: ...
+    arrow_records: bytes
+    def __init__(self, records: _Optional[_Iterable[_Union[_settlement_pb2.SettlementRecord, _Mapping]]] = ..., arrow_records: _Optional[bytes] = ...) -> None: ...
 
 class ListSignedStatementsRequest(_message.Message):
     __slots__ = ("period", "page_size", "page_token")
