@@ -427,7 +427,7 @@ Bulk = Callable[[Connection, list["_Pending[Any]"]], None]
 
 
 class _Pending(Generic[T]):
-    __slots__ = ("bulk", "done", "error", "op", "result")
+    __slots__ = ("bulk", "done", "error", "lead", "op", "result")
 
     def __init__(self, op: Callable[[Connection], T], bulk: tuple[int, Bulk] | None) -> None:
         self.op: Callable[[Connection], Any] = op
@@ -435,15 +435,20 @@ class _Pending(Generic[T]):
         self.done = threading.Event()
         self.result: T | None = None
         self.error: BaseException | None = None
+        self.lead = False  # woken to commit the next batch rather than with a result
 
 
 BeforeCommit = Callable[[Connection, list[_Pending[Any]]], None]
-"""Runs in the writer thread after every operation of a transaction, before it
+"""Runs in the committing thread after every operation of a transaction, before it
 commits, with the pendings that ran (it may fail the transaction by raising)."""
 
 
 class _Batcher:
-    """One writer thread and connection running queued operations in shared transactions.
+    """Leader/follower group commit: queued operations run in shared transactions.
+
+    The first caller to find no commit in progress commits the whole queue in its own
+    thread, then wakes the oldest waiter to commit what queued meanwhile, so no
+    dedicated writer thread has to win the GIL back for every batch.
 
     ``run(op)`` returns only after the transaction holding ``op`` committed. Operations
     must not raise for expected outcomes (they return them); an operation that does
@@ -461,32 +466,31 @@ class _Batcher:
         engine: Engine,
         *,
         max_batch: int = 256,
-        idle_s: float = 5.0,
         before_commit: BeforeCommit | None = None,
     ) -> None:
         self._engine = engine
         self._before_commit = before_commit
         self._gate = write_gate(engine)
         self._max_batch = max_batch
-        self._idle_s = idle_s
         self._queue: deque[_Pending[Any]] = deque()
         self._cond = threading.Condition()
         self._closing = False
-        self._thread: threading.Thread | None = None
+        self._leading = False  # a caller is committing a batch
+        # Kept between batches; used by one leader at a time (check_same_thread=False).
+        self._conn: Connection | None = None
 
     def run(self, op: Callable[[Connection], T], bulk: tuple[int, Bulk] | None = None) -> T:
         pending: _Pending[T] = _Pending(op, bulk)
         with self._cond:
             if self._closing:
                 raise UnavailableError("the node is shutting down", reason="NODE_DRAINING")
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._loop, name="metering-writer", daemon=True
-                )
-                self._thread.start()
             self._queue.append(pending)
-            self._cond.notify()
-        pending.done.wait()
+            if not self._leading:
+                self._leading = pending.lead = True
+        if not pending.lead:
+            pending.done.wait()
+        if pending.error is None and pending.lead:
+            self._lead()
         if pending.error is not None:
             raise pending.error
         return pending.result  # type: ignore[return-value]
@@ -495,33 +499,22 @@ class _Batcher:
         """Finish what is queued, then stop (later ``run`` calls are refused)."""
         with self._cond:
             self._closing = True
-            self._cond.notify()
-            thread = self._thread
-        if thread is not None:
-            thread.join()
+            while self._leading:
+                self._cond.wait()
+            conn, self._conn = self._conn, None
+        _close_quietly(conn)
 
-    def _take(self) -> list[_Pending[Any]] | None:
-        """The next batch, or None when closing or idle (the thread then ends and
-        releases its connection; the next ``run`` starts a new one)."""
+    def _lead(self) -> None:
+        """Commit one batch in the calling thread (whose own operation is in it), then
+        hand the lead to the oldest waiter, which has to wake up anyway: no thread
+        switch beyond the ones the callers need to answer."""
         with self._cond:
-            while not self._queue:
-                if self._closing or (not self._cond.wait(self._idle_s) and not self._queue):
-                    self._thread = None
-                    return None
             batch: list[_Pending[Any]] = []
             while self._queue and len(batch) < self._max_batch:
                 batch.append(self._queue.popleft())
-            return batch
-
-    def _loop(self) -> None:
-        # The connection belongs to this thread alone: an idle thread closes it on the
-        # way out, and a successor opens its own.
-        conn: Connection | None = None
+            conn, self._conn = self._conn, None
         try:
-            while True:
-                batch = self._take()
-                if batch is None:
-                    return
+            if batch:
                 try:
                     conn = conn or self._engine.connect()
                     with self._gate, conn.begin():
@@ -531,20 +524,30 @@ class _Batcher:
                 except Exception:
                     _close_quietly(conn)
                     conn = self._one_by_one(batch)
-                for p in batch:
-                    p.done.set()
-        except BaseException:
-            with self._cond:
-                self._closing = True
-                left = list(self._queue)
-                self._queue.clear()
-                self._thread = None
-            for p in left:
-                p.error = UnavailableError("the metering writer stopped", reason="INTERNAL")
-                p.done.set()
+        except BaseException as exc:
+            for p in batch:
+                if p.error is None:
+                    p.error = (
+                        exc
+                        if isinstance(exc, Exception)
+                        else UnavailableError("the metering writer stopped", reason="INTERNAL")
+                    )
+            _close_quietly(conn)
+            conn = None
             raise
         finally:
-            _close_quietly(conn)
+            with self._cond:
+                self._conn = conn
+                if self._queue:
+                    nxt = self._queue[0]
+                    nxt.lead = True
+                    nxt.done.set()
+                else:
+                    self._leading = False
+                    self._cond.notify_all()
+            for p in batch:
+                p.lead = False
+                p.done.set()
 
     @staticmethod
     def _execute(conn: Connection, batch: list[_Pending[Any]]) -> None:

@@ -640,7 +640,6 @@ class MarketLicenceCopy(Base):
     )
 
 
-
 # --- usage batch tables: migration 0008_batches ---
 #
 # Written by ``services.batches`` on both sides of a region pair. A batch row is kept
@@ -690,9 +689,7 @@ class FederationBatch(Base):
 
     __table_args__ = (
         UniqueConstraint("sequence_claim", name="uq_federation_batches_sequence"),
-        Index(
-            "ix_federation_batches_pair", "provider_region", "consumer_region", "sequence"
-        ),
+        Index("ix_federation_batches_pair", "provider_region", "consumer_region", "sequence"),
         Index("ix_federation_batches_state", "state", "update_us"),
     )
 
@@ -725,7 +722,6 @@ class FederationBatchItem(Base):
         Index("ix_federation_batch_items_batch", "batch"),
         Index("ix_federation_batch_items_usage", "usage_id"),
     )
-
 
 
 # --- settlement tables (periods, statements, adjustments, disputes): migration 0009_settlement ---

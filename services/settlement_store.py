@@ -58,6 +58,7 @@ from services.settlement import (
     AdjustmentKind,
     BatchRef,
     Cadence,
+    CheckpointRef,
     Dispute,
     DisputeDeadlines,
     DisputeState,
@@ -774,5 +775,41 @@ def statement_content(
     held = holds(load_disputes(session, period=span.id), period=span.id, regions=pair)
     batches = batches_covering(session, pair, usage)
     return compute_statement(
-        span, pair, usage, adjustments=adjustments, holds=held, batches=batches
+        span,
+        pair,
+        usage,
+        adjustments=adjustments,
+        holds=held,
+        batches=batches,
+        checkpoints=batch_checkpoints(session, batches),
     )
+
+
+def batch_checkpoints(session: Session, batches: Sequence[BatchRef]) -> list[CheckpointRef]:
+    """The signed checkpoints carried inside ``batches`` (each batch body holds a
+    checkpoint of the provider's ledger that includes every batched entry): the
+    candidates a statement cites from. Both regions hold the same signed batch bytes,
+    so both offer the same candidates and select the same checkpoints."""
+    if not batches:
+        return []
+    digests = [b.batch_digest.hex() for b in batches]
+    rows = session.scalars(
+        select(FederationBatch.batch).where(FederationBatch.digest.in_(digests))
+    ).all()
+    out: dict[tuple[str, int, bytes, str], CheckpointRef] = {}
+    for raw in rows:
+        body = federation_pb2.UsageBatchBody.FromString(
+            federation_pb2.UsageBatch.FromString(raw).body
+        )
+        if not body.HasField("checkpoint"):
+            continue
+        cp = body.checkpoint
+        ref = CheckpointRef(
+            cp.origin,
+            cp.tree_size,
+            bytes(cp.root_hash),
+            cp.signed_note,
+            from_micros(cp.sign_time.ToMicroseconds()) if cp.HasField("sign_time") else None,
+        )
+        out.setdefault((ref.origin, ref.tree_size, ref.root_hash, ref.signed_note), ref)
+    return [out[k] for k in sorted(out)]

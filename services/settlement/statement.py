@@ -26,9 +26,10 @@ What is in it (``bashu.settlement.v1.StatementContent``):
 * adjustments landing in the period (each citing the entry it corrects), disputed
   amounts held out, one total per direction (gross + adjustments − disputed = net);
 * the net: the difference of the two directions' nets, who pays it and who gets it;
-* the usage batches covered (control totals must add up to the lines), and the
-  signed checkpoints that include every entry cited (the smallest covering one per
-  ledger among those offered).
+* the usage batches covered (control totals must add up to the lines), and, per
+  provider ledger whose usage the batches carry, the signed checkpoint (the smallest
+  among those offered) that includes every usage entry of that direction. Only usage
+  entries are covered: adjustments' and countersignature entries are not.
 
 The rounding rule: each usage record already carries its amount rounded half-up
 (the one rounding point); a statement only adds integers. ``rounding_residue_fen``
@@ -539,8 +540,9 @@ def compute_statement(
     time is in the period (``late`` false) and late records of earlier periods
     counted here (``late`` true). ``adjustments`` are those landing in the period;
     ``holds`` the open disputes' amounts; ``batches`` the usage batches of the
-    period; ``checkpoints`` candidate signed checkpoints (the smallest covering one
-    per ledger is kept). Raises :class:`StatementInputError` when the inputs disagree.
+    period; ``checkpoints`` candidate signed checkpoints: per provider region with
+    cited batches, the smallest that includes all its usage entries is kept
+    (:func:`select_checkpoints`). Raises :class:`StatementInputError` when the inputs disagree.
     """
     pair = tuple(sorted(regions))
     if len(pair) != 2 or pair[0] == pair[1]:
@@ -553,19 +555,21 @@ def compute_statement(
             raise StatementInputError("adjustments", f"{adj.name} lands in {adj.period}")
     statement_adjs = [StatementAdjustment.of(x) for x in adj_list]
     batch_list = list(batches)
-    # The highest entry index cited in each ledger decides which checkpoints cover all.
+    # What the checkpoints prove: every usage entry of each direction carried by the
+    # cited batches is in the provider's ledger (the batches cover such a direction's
+    # records exactly). Adjustments' entries and the consumer's countersignature
+    # entries are not covered: no checkpoint both regions hold is known to include
+    # them (each batch carries only a checkpoint of the provider's ledger taken at
+    # sealing), so requiring them would make the two regions' statements differ.
+    batched = {b.provider_region for b in batch_list}
     highest: dict[str, int] = {}
-    cited = [e for sa in statement_adjs for e in (sa.entry, sa.corrects) if e is not None]
-    cited += [e for b in batch_list for e in (b.provider_entry, b.consumer_entry) if e is not None]
-    for entry in cited:
-        highest[entry.origin] = max(highest.get(entry.origin, -1), entry.index)
-    if usage.num_rows:
+    if usage.num_rows and batched:
         top = usage.table.group_by("provider_region").aggregate([("entry_index", "max")])
         for region, index in zip(
             top["provider_region"].to_pylist(), top["entry_index_max"].to_pylist(), strict=True
         ):
-            origin = log_origin(region)
-            highest[origin] = max(highest.get(origin, -1), index)
+            if region in batched:
+                highest[log_origin(region)] = int(index)
     return StatementContent.build(
         span,
         pair,
@@ -581,10 +585,11 @@ def compute_statement(
 def select_checkpoints(
     candidates: Sequence[CheckpointRef], highest: Mapping[str, int]
 ) -> tuple[CheckpointRef, ...]:
-    """Per ledger origin in ``highest`` (origin → highest entry index cited), the
-    smallest candidate checkpoint that includes that entry: a deterministic choice
-    both regions make alike when offered the same checkpoints (e.g. the batches' own).
-    With no candidates at all, none (an unpinned draft)."""
+    """Per ledger origin in ``highest`` (origin → highest entry index to cover), the
+    candidate checkpoint with the smallest tree that includes that entry (ties by
+    root hash, then signed note): a deterministic choice both regions make alike when offered the same
+    checkpoints (the cited batches' own). Raises :class:`StatementInputError` when no
+    candidate of an origin covers it. With no candidates at all, none (a draft)."""
     if not candidates:
         return ()
     chosen = []
@@ -592,7 +597,7 @@ def select_checkpoints(
         fits = [c for c in candidates if c.origin == origin and c.tree_size > index]
         if not fits:
             raise StatementInputError("checkpoints", f"no checkpoint of {origin} covers #{index}")
-        chosen.append(min(fits, key=lambda c: (c.tree_size, c.root_hash)))
+        chosen.append(min(fits, key=lambda c: (c.tree_size, c.root_hash, c.signed_note)))
     return tuple(chosen)
 
 

@@ -13,7 +13,13 @@ from bashu.federation.v1 import federation_pb2
 from bashu.ledger.v1 import record_pb2
 from bashu.settlement.v1 import settlement_pb2
 
-from clients.sdk.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
+from clients.sdk.errors import (
+    FailedPreconditionError,
+    NotFoundError,
+    PermissionDeniedError,
+    VerificationError,
+)
+from clients.sdk.ledger import verify_inclusion_offline
 from clients.sdk.settlement import verify_statement_signatures
 from services.db import read_scope, session_scope
 from services.models import FederationBatch
@@ -21,6 +27,7 @@ from services.records import decode_record
 from services.settlement import ManualClock
 from services.settlement.statement import entries_root, signed_message
 from services.settlement_store import load_periods
+from services.witness import checkpoint_proto
 from tests.settlement.test_service_support import (
     OCTOBER,
     Federation,
@@ -468,7 +475,12 @@ def test_a_correction_reaches_the_counterparty_with_the_statement(pair: Federati
     assert copy.ledger_entry == rev.ledger_entry
 
 
-def _countersigned_batch(fed: Federation, uses: list[Use], sequence: int) -> str:
+def _countersigned_batch(
+    fed: Federation,
+    uses: list[Use],
+    sequence: int,
+    checkpoint: common_pb2.Checkpoint | None = None,
+) -> str:
     """A batch of ``uses`` (sc → cq) as both nodes hold it once countersigned."""
     body = federation_pb2.UsageBatchBody(
         name=f"regions/sc/batches/cq/{sequence}",
@@ -487,6 +499,7 @@ def _countersigned_batch(fed: Federation, uses: list[Use], sequence: int) -> str
             for u in uses
         ],
         period=OCTOBER,
+        checkpoint=checkpoint,
     ).SerializeToString(deterministic=True)
     digest = hashlib.sha256(body).hexdigest()
     answer = federation_pb2.BatchCountersignature(
@@ -540,3 +553,62 @@ def test_statement_cites_the_batches_that_cover_it(pair: Federation) -> None:
     pair.client("sc").settlement.sign(OCTOBER, "cq", st.content_digest)
     pair.deliver()
     assert pair.client("cq").settlement.statement(OCTOBER, "sc").state == (S.STATEMENT_STATE_SIGNED)
+
+
+def _sc_checkpoint(fed: Federation) -> common_pb2.Checkpoint:
+    signed = fed["sc"].running().ledger.checkpoint()
+    return checkpoint_proto(signed.note, signed.checkpoint)
+
+
+def test_statement_cites_the_batches_checkpoint_that_proves_its_usage(pair: Federation) -> None:
+    sc, cq = pair["sc"], pair["cq"]
+    first = [seed_use(sc, cq, at=oct_(d), amount_fen=100 * d) for d in (1, 2)]
+    early = _sc_checkpoint(pair)
+    later = seed_use(sc, cq, at=oct_(3), amount_fen=7)
+    covering = _sc_checkpoint(pair)
+    assert early.tree_size <= later.provider_index < covering.tree_size
+    _countersigned_batch(pair, first, 1, early)
+    _countersigned_batch(pair, [later], 2, covering)
+    close_everywhere(pair)
+    st = pair.client("sc").settlement.statement(OCTOBER, "cq")
+    theirs = pair.client("cq").settlement.statement(OCTOBER, "sc")
+    assert st.content_body == theirs.content_body
+    # The smallest batch checkpoint that includes every usage entry: not the early one.
+    assert list(st.content.checkpoints) == [covering]
+    pair.client("sc").settlement.sign(OCTOBER, "cq", st.content_digest)
+    pair.deliver()
+    signed = pair.client("cq").settlement.statement(OCTOBER, "sc")
+    assert signed.state == S.STATEMENT_STATE_SIGNED
+    assert signed.content_body == st.content_body
+    assert list(signed.content.checkpoints) == [covering]
+    # Each usage entry of the statement's line is in sc's ledger at the cited
+    # checkpoint, checked offline with sc's key alone.
+    uses = [*first, later]
+    (line,) = st.content.lines
+    assert line.entries_root == entries_root(b"".join(u.provider_leaf for u in uses))
+    key = pair.client("sc").ledger.public_key()
+    cited = st.content.checkpoints[0]
+    for u in uses:
+        proof = sc.running().ledger.inclusion_proof(u.provider_index, cited.tree_size)
+        cp = verify_inclusion_offline(
+            key, u.provider_leaf, u.provider_index, proof, cited.signed_note
+        )
+        assert cp.size == cited.tree_size
+    with pytest.raises(VerificationError):
+        verify_inclusion_offline(
+            key,
+            first[0].provider_leaf,
+            later.provider_index,
+            sc.running().ledger.inclusion_proof(later.provider_index, cited.tree_size),
+            cited.signed_note,
+        )
+
+
+def test_statement_without_a_covering_batch_checkpoint_cites_none(pair: Federation) -> None:
+    sc, cq = pair["sc"], pair["cq"]
+    uses = [seed_use(sc, cq, at=oct_(d), amount_fen=100 * d) for d in (1, 2)]
+    _countersigned_batch(pair, uses, 1)
+    close_everywhere(pair)
+    st = pair.client("sc").settlement.statement(OCTOBER, "cq")
+    assert len(st.content.batches) == 1
+    assert list(st.content.checkpoints) == []

@@ -314,14 +314,15 @@ def test_batches_must_cover_the_lines_and_checkpoints_cover_every_entry() -> Non
         leaf("digest"),
         provider_entry=EntryRef(log_origin("sc"), 7, leaf("b")),
     )
-    small = CheckpointRef(log_origin("sc"), 6, leaf("cp6"))
+    # Only the batched usage entries (#0..#4) must be covered, not the batch's entry.
+    small = CheckpointRef(log_origin("sc"), 4, leaf("cp4"))
     big = CheckpointRef(log_origin("sc"), 100, leaf("cp100"))
-    fits = CheckpointRef(log_origin("sc"), 8, leaf("cp8"))
+    fits = CheckpointRef(log_origin("sc"), 5, leaf("cp5"))
     content = compute_statement(
         NOVEMBER, ("sc", "cq"), usage, batches=[batch], checkpoints=[big, small, fits]
     )
     assert content.batches == (batch,)
-    assert content.checkpoints == (fits,)  # the smallest that includes entry 7
+    assert content.checkpoints == (fits,)  # the smallest that includes entry 4
     short = dataclasses.replace(batch, amount_fen=total - 1)
     with pytest.raises(StatementInputError, match="batches"):
         compute_statement(NOVEMBER, ("sc", "cq"), usage, batches=[short])
