@@ -30,9 +30,10 @@ Contracts:
   by the region key over its exact bytes, returned and stored. Records that fail
   validation are kept as REJECTED with the reason, never dropped, never settled.
 
-Writes to the claim rows and the licence counters are group-committed: a single
-writer thread per node runs every queued operation in one transaction, so many
-concurrent calls share one commit (as the ledger's sequencer does for appends). An
+Writes to the claim rows and the licence counters are group-committed: one calling
+thread at a time (leader/follower, no dedicated writer thread) runs every queued
+operation in one transaction, so many concurrent calls share one commit (as the
+ledger's sequencer does for appends). An
 operation that fails on its own is retried alone so it cannot fail its neighbours.
 One-shot calls (:meth:`Meter.once`) go further: their claims, the quota UPDATE that
 re-checks the licence's state, their ledger entries (appended inside the same
@@ -476,8 +477,6 @@ class _Batcher:
         self._cond = threading.Condition()
         self._closing = False
         self._leading = False  # a caller is committing a batch
-        # Kept between batches; used by one leader at a time (check_same_thread=False).
-        self._conn: Connection | None = None
 
     def run(self, op: Callable[[Connection], T], bulk: tuple[int, Bulk] | None = None) -> T:
         pending: _Pending[T] = _Pending(op, bulk)
@@ -501,8 +500,6 @@ class _Batcher:
             self._closing = True
             while self._leading:
                 self._cond.wait()
-            conn, self._conn = self._conn, None
-        _close_quietly(conn)
 
     def _lead(self) -> None:
         """Commit one batch in the calling thread (whose own operation is in it), then
@@ -512,11 +509,11 @@ class _Batcher:
             batch: list[_Pending[Any]] = []
             while self._queue and len(batch) < self._max_batch:
                 batch.append(self._queue.popleft())
-            conn, self._conn = self._conn, None
+        conn: Connection | None = None
         try:
             if batch:
                 try:
-                    conn = conn or self._engine.connect()
+                    conn = self._engine.connect()
                     with self._gate, conn.begin():
                         self._execute(conn, batch)
                         if self._before_commit is not None:
@@ -532,12 +529,13 @@ class _Batcher:
                         if isinstance(exc, Exception)
                         else UnavailableError("the metering writer stopped", reason="INTERNAL")
                     )
-            _close_quietly(conn)
-            conn = None
             raise
         finally:
+            # Back to the pool: no connection outlives the batch, so a stopped node's
+            # disposed engine leaves nothing open.
+            if conn is not None:
+                conn.close()
             with self._cond:
-                self._conn = conn
                 if self._queue:
                     nxt = self._queue[0]
                     nxt.lead = True
@@ -1736,7 +1734,7 @@ class Meter:
     ) -> Receipt | Replay:
         """A call whose whole use is known before any data leaves (a lookup, a verify):
         :meth:`start` reserving exactly ``amount`` then :meth:`finish` with nothing
-        sent, in ONE transaction of the metering writer.
+        sent, in ONE group-committed transaction.
 
         Same contract as those two calls, and all of it atomic: the claim, the
         reservation (with the licence's state checked), the ledger entry (appended in
@@ -1765,7 +1763,7 @@ class Meter:
         raise AbortedError("could not claim the request; retry later", reason="REQUEST_IN_PROGRESS")
 
     def _record_once(self, conn: Connection, pendings: list[_Pending[Any]]) -> None:
-        """Writer thread, inside the transaction that claimed them: append the records
+        """Committing thread, inside the transaction that claimed them: append the records
         of the one-shot calls just claimed to the ledger (joined to this transaction,
         one submission), sign their receipts and store them."""
         jobs: list[_OnceOp] = []

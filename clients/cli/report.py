@@ -101,18 +101,28 @@ def _figures(row: Any) -> tuple[int, int, int, int, int, int, str]:
 
 
 def _summary(
-    client: Client, grouping: str, period: str, consumer_region: str = ""
+    client: Client,
+    grouping: str,
+    period: str,
+    consumer_region: str = "",
+    time_range: Any = None,
 ) -> tuple[list[Any], Any]:
+    """SummarizeUsage over all pages: of the month ``period`` ("2026-11", the usage
+    records' own period field), or, with ``time_range`` (a ``TimeRange``) and an
+    empty ``period``, of the records whose event time falls in it."""
     from bashu.access.v1 import access_pb2
 
     rows: list[Any] = []
     token = ""
     stub = client.access._stub
+    usage_filter = access_pb2.UsageFilter(
+        period=period, consumer_region=consumer_region, time_range=time_range
+    )
     while True:
         resp = stub.SummarizeUsage(
             access_pb2.SummarizeUsageRequest(
                 parent=f"regions/{client.reconciliation.region}",
-                filter=access_pb2.UsageFilter(period=period, consumer_region=consumer_region),
+                filter=usage_filter,
                 grouping=f"USAGE_GROUPING_{grouping}",
                 page_size=1000,
                 page_token=token,
@@ -452,7 +462,14 @@ def statement_cmd(
     with open_client(node, api_key) as client:
         region = client.reconciliation.region
         message = client.settlement.statement(period, counterparty)
-        days = _summary(client, "DAY", period, counterparty)[0] if fmt == "html" else []
+        days: list[Any] = []
+        if fmt == "html":
+            # Usage records carry a calendar month as their period, whatever the
+            # agreement's cadence (weeks, fixed hours), so the chart asks for the
+            # statement's own event-time range instead of the period id.
+            days = _summary(
+                client, "DAY", "", counterparty, time_range=message.content.period_range
+            )[0]
     statement = statement_from_proto(message)
     if fmt == "csv":
         text = statement_csv(statement)

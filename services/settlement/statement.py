@@ -586,10 +586,11 @@ def select_checkpoints(
     candidates: Sequence[CheckpointRef], highest: Mapping[str, int]
 ) -> tuple[CheckpointRef, ...]:
     """Per ledger origin in ``highest`` (origin → highest entry index to cover), the
-    candidate checkpoint with the smallest tree that includes that entry (ties by
-    root hash, then signed note): a deterministic choice both regions make alike when offered the same
-    checkpoints (the cited batches' own). Raises :class:`StatementInputError` when no
-    candidate of an origin covers it. With no candidates at all, none (a draft)."""
+    candidate checkpoint with the smallest tree that includes that entry (ties by root
+    hash, then signed note): a deterministic choice both regions make alike when
+    offered the same checkpoints (the cited batches' own). Raises
+    :class:`StatementInputError` when no candidate of an origin covers it. With no
+    candidates at all, none (a draft)."""
     if not candidates:
         return ()
     chosen = []

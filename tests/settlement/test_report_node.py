@@ -8,6 +8,7 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,15 +16,19 @@ import pytest
 
 from clients.cli import cli
 from clients.cli._common import run_cli
+from services.config import SettlementSettings
 from services.reconciliation_store import load_records, period_span, usage_table
 from services.settlement.money import format_yuan
 from services.settlement.report import daily_usage, statement_html
 from services.settlement.statement import compute_statement
+from tests.federation.conftest import configure, prepare_region
 from tests.settlement.reconcile_world import (
+    DAY_US,
     PERIOD,
     START_US,
     World,
     duo_db_urls,
+    grant_licence,
     start_world,
     uses,
 )
@@ -275,3 +280,66 @@ def test_statement_reader_counts_late_records_where_they_land(world: World) -> N
     assert compute_statement(span, ("cq", "sc"), ours).body == (
         compute_statement(span, ("cq", "sc"), via_service).body
     )
+
+
+HOURLY = SettlementSettings(cadence="fixed", period_length_s=3600, anchor="2026-10-01T00:00:00Z")
+HOUR_US = 3_600_000_000
+
+
+@pytest.fixture
+def hourly_world(tmp_path: Path, db_url: str) -> Iterator[World]:
+    """Two regions whose agreement cuts time into fixed one-hour periods."""
+    urls = duo_db_urls(db_url)
+    db_urls = next(urls)
+    regions = {r: prepare_region(r, tmp_path / r, db_urls[r]) for r in ("sc", "cq")}
+    for region in regions.values():
+        configure(region, list(regions.values()))
+        assert region.config is not None
+        region.config = replace(region.config, settlement=HOURLY)
+    w = World(regions)
+    try:
+        for region in regions.values():
+            region.start()
+        for name in regions:
+            grant_licence(w, name)
+        yield w
+    finally:
+        for region in regions.values():
+            region.stop()
+        w.close()
+        urls.close()
+
+
+def test_statement_html_of_a_one_hour_period_charts_only_that_hour(
+    hourly_world: World, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    world = hourly_world
+    hour = HOURLY.build_cadence().period_of(_at(START_US + 2 * HOUR_US))
+    start = START_US + 2 * HOUR_US
+    inside = [replace(u, time_us=start + i * 1_000_000) for i, u in enumerate(uses(5, "sc", "cq"))]
+    # Same day in the next hour, and another day: in the month, not in the period.
+    outside = [
+        replace(u, time_us=t)
+        for u, t in zip(
+            uses(2, "sc", "cq", seed="out"), (start + HOUR_US, start + 4 * DAY_US), strict=True
+        )
+    ]
+    for u in inside + outside:
+        world.record_both(u)
+    world.client("sc").settlement.close_now(hour.id)
+    page = tmp_path / "hour.html"
+    code, _, err = _bashu(
+        capsys, world, "report", "statement", "--period", hour.id, "--counterparty", "cq",
+        "--format", "html", "--out", str(page),
+    )  # fmt: skip
+    assert code == 0, err
+    text = page.read_text(encoding="utf-8")
+    parse(text)
+    amount = sum(u.amount_fen for u in inside)
+    day = _at(start).date().isoformat()
+    assert f"{day}: {format_yuan(amount)} yuan ({amount} fen), {len(inside)} records" in text
+    assert _at(start + 4 * DAY_US).date().isoformat() not in text
+
+
+def _at(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1e6, UTC)
