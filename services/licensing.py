@@ -458,9 +458,24 @@ class Licensing:
                 ],
                 reason="INVALID_LICENCE_TERMS",
             )
+        return self._decide(caller, terms, justification, req, home_region=self.region)
+
+    def _decide(
+        self,
+        caller: Principal,
+        terms: LicenceTerms,
+        justification: str,
+        req: RequestKey,
+        *,
+        home_region: str,
+    ) -> tuple[LicenceRequest, Licence | None]:
+        """Decide validated terms with the policy engine and store the request (and
+        the licence, if granted); idempotent by (caller, request_id). ``home_region``
+        is the consumer's: this region, or the peer that forwarded the request."""
         product_id = self._catalog.product_ref(terms.product, "licence_request.terms.product")
         now = self.now_us()
         tariff, mapping = self._citations(product_id, terms.consumer_region, now)
+        request_id = ""
         for attempt in range(ATTEMPTS):
             try:
                 with self._tx() as session:
@@ -500,7 +515,7 @@ class Licensing:
                         provider_party=product.provider_party,
                         requester=caller.party_id,
                         consumer_party=terms.consumer_party,
-                        home_region=self.region,
+                        home_region=home_region,
                         terms=to_json(terms),
                         justification=justification,
                         state=_BY_OUTCOME[decision.outcome].name,

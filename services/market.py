@@ -74,7 +74,6 @@ from ledger.note import Verifier
 from services import interceptors
 from services.auth import Principal, Role
 from services.catalog import (
-    ATTEMPTS,
     MAX_NOTE,
     PARTY_NAME_RE,
     Catalog,
@@ -82,7 +81,6 @@ from services.catalog import (
     RequestKey,
     fingerprint,
     party_name,
-    to_json,
 )
 from services.config import PeerConfig
 from services.dataplane import DataPlane
@@ -99,13 +97,10 @@ from services.errors import (
     UnavailableError,
 )
 from services.licensing import (
-    _BY_OUTCOME,
-    HOLD_LIMIT_US,
     Licence,
     LicenceRequest,
     LicenceState,
     Licensing,
-    _new_id,
 )
 from services.metering import Claim, Meter
 from services.models import (
@@ -126,11 +121,7 @@ from services.policy import (
     HOME_COUNTRY,
     CrossBorder,
     LicenceTerms,
-    PolicyContext,
-    PolicyProduct,
-    decide,
 )
-from services.policy import Outcome as PolicyOutcome
 from services.records import encode_record
 from services.signing import USAGE_RECEIPT_CONTEXT, DocumentSignature, verify_document
 
@@ -333,73 +324,7 @@ class MarketLicensing(Licensing):
                 reason="CONSUMER_REGION_MISMATCH",
             )
         terms = self._cross_border(consumer, terms)
-        product_id = self._catalog.product_ref(terms.product, "licence_request.terms.product")
-        now = self.now_us()
-        tariff, mapping = self._citations(product_id, terms.consumer_region, now)
-        request_id = ""
-        for attempt in range(ATTEMPTS):
-            try:
-                with self._tx() as session:
-                    first = session.scalar(
-                        select(LicenceRequestRow).where(
-                            LicenceRequestRow.requester == consumer.party_id,
-                            LicenceRequestRow.request_id == req.request_id,
-                        )
-                    )
-                    if first is not None:
-                        req.check_same(first.request_fingerprint)
-                        request_id = first.id
-                        break
-                    product = self._catalog.product_in(session, consumer, product_id)
-                    number = product.revision.revision
-                    if terms.product_revision:
-                        asked = int(terms.product_revision.rsplit("/", 1)[1])
-                        if asked != number:
-                            raise FailedPreconditionError(
-                                f"only {product.revision.name} (current) can be licensed",
-                                reason="REVISION_NOT_CURRENT",
-                                metadata={"current_revision": product.revision.name},
-                            )
-                    decision = decide(
-                        terms,
-                        PolicyProduct(product.descriptor, product.state, number),
-                        PolicyContext(now, self.region),
-                        self._rules,
-                    )
-                    request_id = _new_id("r")
-                    row = LicenceRequestRow(
-                        id=request_id,
-                        product_id=product_id,
-                        revision=number,
-                        provider_party=product.provider_party,
-                        requester=consumer.party_id,
-                        consumer_party=terms.consumer_party,
-                        home_region=consumer.region,
-                        terms=to_json(terms),
-                        justification=justification,
-                        state=_BY_OUTCOME[decision.outcome].name,
-                        decision=to_json(decision),
-                        request_id=req.request_id,
-                        request_fingerprint=req.fingerprint,
-                        create_us=now,
-                        update_us=now,
-                        hold_expire_us=min(
-                            now + HOLD_LIMIT_US,
-                            terms.valid_until_us
-                            if terms.valid_until_us is not None
-                            else now + HOLD_LIMIT_US,
-                        ),
-                    )
-                    session.add(row)
-                    session.flush()
-                    if decision.outcome is PolicyOutcome.GRANT:
-                        self._grant(session, row, terms, product, now, tariff, mapping)
-                break
-            except IntegrityError:
-                if attempt == ATTEMPTS - 1:
-                    raise
-        self._record_decision(request_id)
-        return self._request_and_licence(request_id)
+        return self._decide(consumer, terms, justification, req, home_region=consumer.region)
 
     # -- notices to the consumer's home node ----------------------------------------------
 
@@ -561,6 +486,10 @@ class Market:
         self.licensing = licensing
         self.channels = channels
         self.peers = {p.region: p for p in peers}
+        # Parsed once: every relayed call checks the provider's receipt with these.
+        self._receipt_verifiers = {
+            p.region: [Verifier.from_vkey(k) for k in p.verifier_keys] for p in peers
+        }
         self.peer_timeout_s = peer_timeout_s
         self.clock = clock
         self.access: AccessServicer | None = None
@@ -1132,7 +1061,7 @@ class Market:
         sig = receipt.signature
         try:
             verify_document(
-                [Verifier.from_vkey(k) for k in peer.verifier_keys],
+                self._receipt_verifiers[peer.region],
                 USAGE_RECEIPT_CONTEXT,
                 receipt.body,
                 DocumentSignature(

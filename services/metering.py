@@ -1855,24 +1855,7 @@ class Meter:
             entry = None
         now_us = _us(self.clock())
         if entry is None:
-
-            def release(conn: Connection) -> None:
-                row = _run(conn, _CLAIM_RESERVED, {"id": row_id}).first()
-                if row is None or row.state != "RUNNING":
-                    return
-                _run(
-                    conn,
-                    _RELEASE,
-                    {
-                        "id": row.licence_id,
-                        "c": row.reserved_calls,
-                        "r": row.reserved_rows,
-                        "b": row.reserved_bytes,
-                    },
-                )
-                _run(conn, _DELETE_CLAIM, {"id": row_id})
-
-            self._batcher.run(release)
+            self._batcher.run(_ReleaseOp(row_id))
             return
         record = decode_record(entry.data).usage_recorded.usage_record
         q = Quantity(record.quantity.calls, record.quantity.rows, record.quantity.bytes)

@@ -1060,6 +1060,16 @@ class SettlementBook:
                 e.kind is AdjustmentKind.REVERSAL for e in existing
             ):
                 raise InvalidAdjustmentError("corrects", "a reversed entry cannot be re-rated")
+        adj, row, _ = self._post_adjustment(adj, name, actor, request_id)
+        with session_scope(self.engine) as session:
+            session.add(row)
+        return adj, row
+
+    def _post_adjustment(
+        self, adj: Adjustment, name: str, actor: str, request_id: str
+    ) -> tuple[Adjustment, SettlementAdjustment, EntryRef]:
+        """Append ``adj`` as an AdjustmentPosted entry; the posted adjustment, its row
+        (not yet added to a session) and the entry."""
         create_us = micros(self._now())
         entry = self._append(
             f"adjustment/{name}",
@@ -1068,17 +1078,15 @@ class SettlementBook:
                 adjustment=_unposted(adjustment_proto(adj, _creator_row(actor, create_us)))
             ),
         )
-        adj = adj.posted(entry)
+        posted = adj.posted(entry)
         row = adjustment_row(
-            adj,
+            posted,
             origin_region=self.region,
             creator=actor,
             create_us=create_us,
             request_id=request_id,
         )
-        with session_scope(self.engine) as session:
-            session.add(row)
-        return adj, row
+        return posted, row, entry
 
     def _is_adjustment(self, session: Session, ref: EntryRef) -> bool:
         a = SettlementAdjustment
@@ -1362,22 +1370,7 @@ class SettlementBook:
             adjustment_name=adj_name,
             clock=self.clock,
         )
-        create_us = micros(self._now())
-        entry = self._append(
-            f"adjustment/{adj_name}",
-            actor,
-            adjustment=record_pb2.AdjustmentPosted(
-                adjustment=_unposted(adjustment_proto(adj, _creator_row(actor, create_us)))
-            ),
-        )
-        adj = adj.posted(entry)
-        row = adjustment_row(
-            adj,
-            origin_region=self.region,
-            creator=actor,
-            create_us=create_us,
-            request_id=request_id,
-        )
+        adj, row, entry = self._post_adjustment(adj, adj_name, actor, request_id)
         # The DECIDED step carries the posted adjustment, so the other region lists the
         # same adjustment (same entry) in its statements.
         posted = adjustment_proto(adj, row)
