@@ -239,7 +239,7 @@ def bench(quick: bool) -> dict[str, Any]:
     from tests.node.conftest import make_node_config, register_role_parties
 
     console = Console(stderr=True)
-    seconds = 4.0 if quick else 15.0
+    seconds = float(os.environ.get("BASHU_BENCH_SECONDS") or (4.0 if quick else 15.0))
     rows = 400_000 if quick else 2_000_000
     rounds = 3 if quick else 8
     work = Path(tempfile.mkdtemp(prefix="bashu-bench-"))

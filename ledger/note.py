@@ -53,6 +53,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.exceptions import CryptoError as _NaclCryptoError
 from nacl.signing import SigningKey, VerifyKey
 
+from ledger.ed25519 import detached_signer
 from ledger.errors import NoteError, SignatureError
 
 __all__ = [
@@ -249,11 +250,12 @@ class _Ed25519Key:
     """Shared key handling for Signer and CosignatureSigner."""
 
     _TYPE = ED25519_TYPE
-    __slots__ = ("_key", "_key_id", "_name", "_public_key")
+    __slots__ = ("_key", "_key_id", "_name", "_public_key", "_sign")
 
     def __init__(self, name: str, seed: bytes) -> None:
         self._name = _require_name(name)
         self._key = SigningKey(_seed(seed))
+        self._sign = detached_signer(self._key)
         self._public_key = bytes(self._key.verify_key)
         self._key_id = key_id(self._name, self._TYPE, self._public_key)
 
@@ -308,7 +310,7 @@ class Signer(_Ed25519Key):
 
     def sign(self, msg: bytes) -> bytes:
         """The raw 64-byte Ed25519 signature of ``msg``."""
-        return bytes(self._key.sign(msg).signature)
+        return self._sign(msg)
 
 
 class _Ed25519Verifier:
@@ -602,7 +604,7 @@ class CosignatureSigner(_Ed25519Key):
     def sign_cosignature(self, body: str, timestamp: int) -> bytes:
         """``timestamp (8 bytes, big-endian) || Ed25519 signature`` over the checkpoint body."""
         msg = cosignature_message(body, timestamp)
-        return timestamp.to_bytes(8, "big") + bytes(self._key.sign(msg).signature)
+        return timestamp.to_bytes(8, "big") + self._sign(msg)
 
 
 class CosignatureVerifier(_Ed25519Verifier):

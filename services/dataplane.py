@@ -332,6 +332,10 @@ class TariffRater:
         self._engine = engine
         self._region = region
         self._cache: dict[str, cat.Tariff] = {}
+        # A tariff version never changes, so the amount of a quantity under it is fixed:
+        # lookups repeat the same few quantities, and exact decimal arithmetic is
+        # a large part of a lookup's own cost.
+        self._amounts: dict[tuple[str, str, int, int, int], Money] = {}
 
     def _tariff(self, terms: LicenceTerms) -> cat.Tariff:
         cached = self._cache.get(terms.tariff)
@@ -368,13 +372,27 @@ class TariffRater:
     def __call__(self, terms: LicenceTerms, quantity: Quantity) -> Money:
         if not terms.tariff:
             return Money(cat.CURRENCY, 0)
+        ident = (
+            terms.tariff,
+            terms.purpose.purpose_class,
+            quantity.calls,
+            quantity.rows,
+            quantity.bytes,
+        )
+        found = self._amounts.get(ident)
+        if found is not None:
+            return found
         tariff = self._tariff(terms)
         fen = cat.amount_fen(
             tariff,
             cat.Quantity(quantity.calls, quantity.rows, quantity.bytes),
             cat.PurposeClass[terms.purpose.purpose_class],
         )
-        return Money(tariff.currency_code, fen)
+        money = Money(tariff.currency_code, fen)
+        if len(self._amounts) >= 65_536:
+            self._amounts.clear()
+        self._amounts[ident] = money
+        return money
 
 
 # --- the data plane ----------------------------------------------------------------------

@@ -50,17 +50,20 @@ touches protobuf except to build the ledger record and the receipt bytes.
 
 from __future__ import annotations
 
+import _thread
 import base64
 import binascii
 import enum
 import functools
 import hashlib
+import itertools
 import json
 import logging
+import os
 import re
+import secrets
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -69,7 +72,6 @@ from typing import Any, Generic, TypeVar, cast
 
 from bashu.access.v1 import access_pb2
 from bashu.common.v1 import common_pb2
-from bashu.ledger.v1 import record_pb2
 from bashu.licensing.v1 import licensing_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Connection, Engine, TextClause, create_engine, text
@@ -92,7 +94,11 @@ from services.errors import (
     UnavailableError,
 )
 from services.masking import MaskingRule
-from services.records import decode_record, encode_record
+from services.records import (
+    decode_record,
+    encode_record_serialized,
+    length_delimited,
+)
 from services.signing import USAGE_RECEIPT_CONTEXT, DocumentSignature, sign_document
 from services.sources import FieldType
 
@@ -368,6 +374,29 @@ def request_id_valid(request_id: str) -> None:
         )
 
 
+class _UsageIds:
+    """Usage ids: 16 hex digits drawn at random per process, then a counter.
+
+    uuid4 reads the OS random source on every call, and that read releases the GIL:
+    on a busy server the caller then waits behind every runnable thread to get it
+    back, once per metered call. Unique across processes by the random part (a
+    forked child draws its own), within one by the counter."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+new_usage_id = _UsageIds()
+
+
 def fingerprint(*parts: object) -> str:
     """A digest of a request's meaningful content (order matters)."""
     canon = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
@@ -427,13 +456,37 @@ Bulk = Callable[[Connection, list["_Pending[Any]"]], None]
 """Runs many pendings of one kind together (setting each one's ``result``)."""
 
 
+class _Signal:
+    """A one-shot wake-up for the one thread that waits on it: a bare lock, cheaper
+    than an Event (a Condition and a waiter lock per wait) on the per-call path.
+    ``set`` may be called again once set (a batch's leader was woken to lead, then
+    finishes its batch); only the first call wakes."""
+
+    __slots__ = ("_is_set", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = _thread.allocate_lock()
+        self._lock.acquire()
+        self._is_set = False
+
+    def set(self) -> None:
+        # Called by one thread at a time for a given pending (the leader that ran it,
+        # or the one that handed it the lead), so the flag needs no lock of its own.
+        if not self._is_set:
+            self._is_set = True
+            self._lock.release()
+
+    def wait(self) -> None:
+        self._lock.acquire()
+
+
 class _Pending(Generic[T]):
     __slots__ = ("bulk", "done", "error", "lead", "op", "result")
 
     def __init__(self, op: Callable[[Connection], T], bulk: tuple[int, Bulk] | None) -> None:
         self.op: Callable[[Connection], Any] = op
         self.bulk = bulk  # (order, executor) or None
-        self.done = threading.Event()
+        self.done = _Signal()
         self.result: T | None = None
         self.error: BaseException | None = None
         self.lead = False  # woken to commit the next batch rather than with a result
@@ -1004,10 +1057,10 @@ class _OnceOp(_StartOp):
         amount, rejection = meter._rate(self.terms, self.reserve)
         status = "REJECTED" if rejection else "RECORDED"
         record = meter._record_message(claim, self.reserve, amount, outcome, status, rejection)
-        if not rejection:
-            self.data, self.key = meter._ledger_data(claim, record)
-        self.outcome, self.claim, self.amount, self.rejection = outcome, claim, amount, rejection
         self.record_bytes = record.SerializeToString(deterministic=True)
+        if not rejection:
+            self.data, self.key = meter._ledger_data(claim, self.record_bytes)
+        self.outcome, self.claim, self.amount, self.rejection = outcome, claim, amount, rejection
         self.body = meter._receipt_body(claim, self.reserve, amount, outcome)
 
 
@@ -1205,7 +1258,7 @@ class Meter:
         """
         for _ in range(3):
             now_us = _us(self.clock())
-            usage_id = uuid.uuid4().hex
+            usage_id = new_usage_id()
             op = _StartOp(self, terms, call, reserve, need_room, now_us, usage_id)
             result = self._batcher.run(op, (0, self._start_bulk))
             match result.kind:
@@ -1500,7 +1553,7 @@ class Meter:
             claim, delivered, amount, outcome, "REJECTED" if rejection else "RECORDED", rejection
         )
         if not rejection:
-            data, key = self._ledger_data(claim, record)
+            data, key = self._ledger_data(claim, record.SerializeToString(deterministic=True))
             try:
                 return self._finish_recorded(
                     claim, delivered, reserved, amount, outcome, record, data, key
@@ -1582,13 +1635,16 @@ class Meter:
             return Money("CNY", 0), exc.reason
         return amount, _validate(terms, delivered)
 
-    def _ledger_data(self, claim: Claim, record: access_pb2.UsageRecord) -> tuple[bytes, str]:
+    def _ledger_data(self, claim: Claim, record_bytes: bytes) -> tuple[bytes, str]:
+        """The ledger entry of a usage record, from the record's serialised bytes."""
         key = f"usage/{claim.call.consumer_party}/{claim.call.request_id}"
-        data = encode_record(
+        # UsageRecorded holds only the record (field 1): its bytes are that one field.
+        data = encode_record_serialized(
             self.region,
             claim.call.consumer_party,
             key,
-            usage_recorded=record_pb2.UsageRecorded(usage_record=record),
+            "usage_recorded",
+            length_delimited(1, record_bytes),
         )
         return data, key
 
@@ -1744,7 +1800,7 @@ class Meter:
         append rolls the whole call back and its error propagates.
         """
         for _ in range(3):
-            job = _OnceOp(self, terms, call, amount, False, _us(self.clock()), uuid.uuid4().hex)
+            job = _OnceOp(self, terms, call, amount, False, _us(self.clock()), new_usage_id())
             job.prepare(outcome)
             result = self._batcher.run(job, (0, self._start_bulk))
             assert isinstance(result, _Start)

@@ -142,7 +142,7 @@ def build_node(
     ``message_handlers`` replaces the default handlers of peer messages (tests).
     """
     telemetry = telemetry or setup_telemetry(config.region)
-    engine = make_engine(config.database_url)
+    engine = make_engine(config.database_url, pool_size=config.limits.max_workers + 8)
     _check_schema(engine)
     signer = load_region_key(config.key_file)
     if signer.name != config.origin:

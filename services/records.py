@@ -27,6 +27,8 @@ __all__ = [
     "decode_record",
     "describe_entry",
     "encode_record",
+    "encode_record_serialized",
+    "length_delimited",
 ]
 
 RECORD_VERSION = 1
@@ -61,6 +63,56 @@ def encode_record(
     getattr(record, name).CopyFrom(message)
     # Deterministic so the same event built twice yields the same bytes.
     return record.SerializeToString(deterministic=True)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def length_delimited(field_number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2) holding ``payload``."""
+    return _varint(field_number << 3 | 2) + _varint(len(payload)) + payload
+
+
+_HEADER_FIELDS = ("record_version", "time", "region", "idempotency_key", "actor")
+_PAYLOAD_NUMBERS = {
+    f.name: f.number for f in record_pb2.LedgerRecord.DESCRIPTOR.oneofs_by_name["payload"].fields
+}
+# Deterministic serialisation writes fields in number order, so a payload appended
+# after the header is exactly what encode_record writes only while every payload
+# field is numbered after every header field.
+assert max(
+    record_pb2.LedgerRecord.DESCRIPTOR.fields_by_name[f].number for f in _HEADER_FIELDS
+) < min(_PAYLOAD_NUMBERS.values())
+
+
+def encode_record_serialized(
+    region: str,
+    actor: str,
+    idempotency_key: str,
+    name: str,
+    payload: bytes,
+    *,
+    now: float | None = None,
+) -> bytes:
+    """:func:`encode_record` for a payload message already serialised (deterministically):
+    the same bytes, without copying the message into the record and serialising it
+    again (the metering hot path has the usage record's bytes anyway)."""
+    header = record_pb2.LedgerRecord(
+        record_version=RECORD_VERSION,
+        time=_now_ts(now),
+        region=region,
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+    return header.SerializeToString(deterministic=True) + length_delimited(
+        _PAYLOAD_NUMBERS[name], payload
+    )
 
 
 def decode_record(data: bytes) -> record_pb2.LedgerRecord:

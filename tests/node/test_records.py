@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from bashu.access.v1 import access_pb2
 from bashu.ledger.v1 import record_pb2
+from hypothesis import given
+from hypothesis import strategies as st
 
-from services.records import check_entry, decode_record, encode_record
+from services.records import (
+    check_entry,
+    decode_record,
+    encode_record,
+    encode_record_serialized,
+    length_delimited,
+)
 
 
 def _party() -> record_pb2.PartyRegistered:
@@ -18,6 +27,33 @@ def test_round_trip_and_determinism() -> None:
     assert a == b
     assert check_entry(0, a) is None
     assert decode_record(a).WhichOneof("payload") == "party_registered"
+
+
+@given(
+    actor=st.text(max_size=40),
+    key=st.text(min_size=1, max_size=300),
+    rows=st.integers(min_value=0, max_value=2**63 - 1),
+    columns=st.lists(st.text(max_size=20), max_size=8),
+    now=st.floats(min_value=0, max_value=4e9, allow_nan=False),
+)
+def test_serialized_payload_gives_the_same_bytes(
+    actor: str, key: str, rows: int, columns: list[str], now: float
+) -> None:
+    # The metering hot path wraps the usage record's own bytes; the entry must be the
+    # very bytes encode_record writes, or replays and verification would disagree.
+    usage = access_pb2.UsageRecord(name="regions/sc/usage/u1", id="r-1", columns=columns)
+    usage.quantity.rows = rows
+    expected = encode_record(
+        "sc", actor, key, now=now, usage_recorded=record_pb2.UsageRecorded(usage_record=usage)
+    )
+    wrapped = length_delimited(1, usage.SerializeToString(deterministic=True))
+    assert encode_record_serialized("sc", actor, key, "usage_recorded", wrapped, now=now) == (
+        expected
+    )
+    party = _party().SerializeToString(deterministic=True)
+    assert encode_record_serialized("sc", actor, key, "party_registered", party, now=now) == (
+        encode_record("sc", actor, key, now=now, party_registered=_party())
+    )
 
 
 def test_exactly_one_payload() -> None:
