@@ -23,12 +23,15 @@ metering, the durable (group-committed) ledger append, and the signed receipt.
 * lookups/s: 64 concurrent callers (asyncio gRPC in a separate client process)
   doing ``LookupRecord`` with a fresh request_id each (every call is metered and
   appended to the ledger before it answers), against 64 callers of ``Echo`` with a
-  payload of the same size as a lookup response. ``lookup_ratio`` = metered / echo.
+  payload of the same size as a lookup response. The two alternate (five pairs of
+  runs) and ``lookup_ratio`` is the median of the pairs' metered / echo ratios (the
+  table shows their range too).
   ``echo_raw_per_s`` is also reported: the same echo on a server WITHOUT the node's
   interceptor, i.e. what authentication itself costs.
 * bulk MB/s: ``ReadData`` of a Parquet-backed product (masked fields included)
   against ``Stream`` of the same bytes, in the same number of frames; the client
-  reads every frame in both cases. ``bulk_ratio`` = metered / bare.
+  reads every frame in both cases. They alternate likewise, and ``bulk_ratio`` is the
+  median of the pairs' metered / bare ratios.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,6 +56,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "bench
 sys.path.insert(0, str(_ROOT))
 
 CONCURRENCY = 64
+PAIRS = 5  # echo/lookup measurements alternated; the ratio is their median
 
 
 # --- the client process ---------------------------------------------------------------------
@@ -336,30 +341,45 @@ def bench(quick: bool) -> dict[str, Any]:
             )
             console.print(f"read MB/s {rate:.0f}")
             return {}
-        console.print("[dim]echo (node server) …[/]")
-        echo_rate = run_client(
-            {**common, "mode": "echo", "address": node.address, "payload": payload}
-        )
-        console.print("[dim]metered lookups …[/]")
-        lookup_rate = run_client(
-            {
-                **common,
-                "mode": "lookup",
-                "address": node.address,
-                "licence": licence,
-                "keys": keys_sample,
-            }
-        )
+        # Echo and lookups alternate, a pair at a time, and the ratio is the median of
+        # the pairs': a machine whose speed drifts (a shared one does) then moves both
+        # sides of a pair alike instead of whichever phase happened to run slower.
+        echo_spec = {**common, "mode": "echo", "address": node.address, "payload": payload}
+        lookup_spec = {
+            **common,
+            "mode": "lookup",
+            "address": node.address,
+            "licence": licence,
+            "keys": keys_sample,
+        }
+        pairs: list[tuple[float, float]] = []
+        for n in range(PAIRS):
+            console.print(f"[dim]echo and metered lookups, pair {n + 1} of {PAIRS} …[/]")
+            echo_once = run_client({**echo_spec, "seconds": seconds / 2})
+            pairs.append((echo_once, run_client({**lookup_spec, "seconds": seconds / 2})))
+        ratios = sorted(lookup / echo for echo, lookup in pairs)
+        echo_rate = statistics.median(echo for echo, _ in pairs)
+        lookup_rate = statistics.median(lookup for _, lookup in pairs)
+        lookup_ratio = statistics.median(ratios)
         console.print("[dim]echo (bare server) …[/]")
         echo_raw = run_client(
             {**common, "mode": "echo", "address": f"127.0.0.1:{raw_port}", "payload": payload}
         )
-        console.print("[dim]bare stream …[/]")
-        bare_mb = run_client({**common, "mode": "stream", "address": node.address})
-        console.print("[dim]metered bulk read …[/]")
-        read_mb = run_client(
-            {**common, "mode": "read", "address": node.address, "licence": licence}
-        )
+        streams: list[tuple[float, float]] = []
+        for n in range(PAIRS):
+            console.print(f"[dim]bare stream and metered bulk read, pair {n + 1} of {PAIRS} …[/]")
+            bare_once = run_client({**common, "mode": "stream", "address": node.address})
+            streams.append(
+                (
+                    bare_once,
+                    run_client(
+                        {**common, "mode": "read", "address": node.address, "licence": licence}
+                    ),
+                )
+            )
+        bulk_ratios = sorted(read / bare for bare, read in streams)
+        bare_mb = statistics.median(bare for bare, _ in streams)
+        read_mb = statistics.median(read for _, read in streams)
         ledger_size = node.ledger.size()
         provider.close()
         consumer.close()
@@ -368,8 +388,12 @@ def bench(quick: bool) -> dict[str, Any]:
         node.stop(grace=1.0)
 
     result = {
-        "lookup_ratio": round(lookup_rate / echo_rate, 3),
-        "bulk_ratio": round(read_mb / bare_mb, 3),
+        "lookup_ratio": round(lookup_ratio, 3),
+        "lookup_ratio_min": round(ratios[0], 3),
+        "lookup_ratio_max": round(ratios[-1], 3),
+        "bulk_ratio": round(statistics.median(bulk_ratios), 3),
+        "bulk_ratio_min": round(bulk_ratios[0], 3),
+        "bulk_ratio_max": round(bulk_ratios[-1], 3),
         "lookups_per_s": round(lookup_rate, 1),
         "echo_per_s": round(echo_rate, 1),
         "echo_raw_per_s": round(echo_raw, 1),
@@ -394,7 +418,8 @@ def bench(quick: bool) -> dict[str, Any]:
         f"keyed lookups/s ({CONCURRENCY} callers)",
         f"{lookup_rate:,.0f}",
         f"{echo_rate:,.0f} echo",
-        f"{result['lookup_ratio']:.2f}",
+        f"{result['lookup_ratio']:.2f} ({result['lookup_ratio_min']:.2f}–"
+        f"{result['lookup_ratio_max']:.2f})",
     )
     view.add_row(
         "  vs echo without the node's interceptor",
@@ -406,7 +431,8 @@ def bench(quick: bool) -> dict[str, Any]:
         f"bulk read MB/s ({bulk_bytes / 1e6:.0f} MB, {len(frames)} frames)",
         f"{read_mb:,.0f}",
         f"{bare_mb:,.0f} bare stream",
-        f"{result['bulk_ratio']:.2f}",
+        f"{result['bulk_ratio']:.2f} ({result['bulk_ratio_min']:.2f}–"
+        f"{result['bulk_ratio_max']:.2f})",
     )
     Console().print(view)
     return result
