@@ -457,6 +457,11 @@ def source_message(info: SourceInfo) -> access_pb2.Source:
 _IPC_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # end of an Arrow IPC stream
 
 
+def _as_is(table: pa.Table) -> pa.Table:
+    """The view of a source no rule masks: the source's own table."""
+    return table
+
+
 def _masked_tag(masking: tuple[tuple[str, MaskingRule], ...], key: bytes) -> Hashable:
     """The name of a masked view of a source: the rules, and the licence's key only
     when a rule uses it (HASH), so other licences share the view."""
@@ -635,26 +640,24 @@ class DataPlane:
         reader = self._reader(terms)
         key = reader.parse_key(dict(req.key))
         # A source held in memory is masked once per rule set (as bulk reads do) and
-        # the row sliced from that view; otherwise the row is read and masked here.
-        row = (
-            reader.lookup_derived(key, columns, plan.tag, plan.build)
-            if plan.build is not None
-            else reader.lookup(key, columns)
-        )
-        if row is None:
+        # the row encoded from that view; otherwise the row is read and masked here.
+        held = reader.lookup_derived_message(key, columns, plan.tag, plan.build or _as_is)
+        if held is not None:
+            message, rows = held
+        else:
             row = mask_batch(reader.lookup(key, columns), plan.rules, plan.key)
+            message, rows = row.serialize().to_pybytes(), row.num_rows
         # An IPC stream is the schema message, the batch message and the end marker:
         # the schema's is built once per plan.
-        message = row.serialize()
         ipc = b"".join((self._schema_ipc(plan, reader), message, _IPC_EOS))
-        found = row.num_rows > 0
+        found = rows > 0
         call = CallSpec(
             party,
             req.request_id,
             AccessMode.LOOKUP,
             fingerprint("lookup", req.licence, sorted(req.key), list(columns)),
         )
-        amount = Quantity(calls=1, rows=row.num_rows, bytes=ipc_body_size(message))
+        amount = Quantity(calls=1, rows=rows, bytes=ipc_body_size(message))
         outcome = plan.outcome_found if found else plan.outcome_missing
         done = self.meter.once(terms, call, amount, outcome)
         if isinstance(done, Replay):

@@ -64,6 +64,7 @@ from services.errors import (
     InvalidArgumentError,
     UnavailableError,
 )
+from services.rowipc import RowEncoder
 
 __all__ = [
     "DEFAULT_BATCH_BYTES",
@@ -544,16 +545,19 @@ class Reader:
         """The row whose key columns equal ``key`` (typed values), 0 or 1 row."""
         raise NotImplementedError
 
-    def lookup_derived(
+    def lookup_derived_message(
         self,
         key: Mapping[str, Any],
         names: Sequence[str],
         tag: Hashable,
         build: Callable[[pa.Table], pa.Table],
-    ) -> pa.RecordBatch | None:
-        """:meth:`lookup`, with the row taken from the view :meth:`derived` keeps under
-        ``tag`` (the key is matched against the source's own values, so a masked key
-        column still finds its row); None when this source is not held in memory."""
+    ) -> tuple[bytes, int] | None:
+        """:meth:`lookup`, from the view :meth:`derived` keeps under ``tag`` (the key is
+        matched against the source's own values, so a masked key column still finds
+        its row), as the row's IPC record-batch message (what ``serialize()`` of that
+        row gives) and its row count: built without Arrow's kernels where the column
+        types allow (see :mod:`services.rowipc`). None when this source is not held
+        in memory."""
         return None
 
     def parse_key(self, key: Mapping[str, str]) -> dict[str, Any]:
@@ -608,6 +612,19 @@ class _RowView:
     batches: list[pa.RecordBatch]
     starts: list[int]  # the view's row number of each batch's first row
     positions: pa.Array  # 0, 1, 2 … as long as the longest batch (take() indices)
+    # Per batch, the Python encoder of its rows as IPC messages (None: Arrow's).
+    encoders: list[RowEncoder | None]
+    empty: bytes  # the message of no row
+
+    @classmethod
+    def of(cls, batches: list[pa.RecordBatch]) -> _RowView:
+        return cls(
+            batches,
+            list(itertools.accumulate((b.num_rows for b in batches[:-1]), initial=0)),
+            pa.array(range(max(b.num_rows for b in batches)), pa.int64()),
+            [RowEncoder.of(b) for b in batches],
+            batches[0].slice(0, 0).serialize().to_pybytes(),
+        )
 
     def row(self, row: int | None) -> pa.RecordBatch:
         if row is None:
@@ -616,6 +633,17 @@ class _RowView:
         # take() rather than slice(): a slice serialises with its parents' buffers'
         # extent, a taken row as compactly as a batch built from it.
         return self.batches[i].take(self.positions.slice(row - self.starts[i], 1))
+
+    def message(self, row: int | None) -> tuple[bytes, int]:
+        """The row's IPC record-batch message (as ``row(…).serialize()``) and its row
+        count, encoded without giving the GIL away where the types allow."""
+        if row is None:
+            return self.empty, 0
+        i = bisect.bisect_right(self.starts, row) - 1
+        encoder = self.encoders[i]
+        if encoder is not None:
+            return encoder.encode(row - self.starts[i]), 1
+        return self.row(row).serialize().to_pybytes(), 1
 
 
 class _TableCache:
@@ -753,13 +781,24 @@ class _FileReader(Reader):
                     item.index = _build_index(item.table, self.key_columns)
         return item.index
 
-    def lookup_derived(
+    def lookup_derived_message(
         self,
         key: Mapping[str, Any],
         names: Sequence[str],
         tag: Hashable,
         build: Callable[[pa.Table], pa.Table],
-    ) -> pa.RecordBatch | None:
+    ) -> tuple[bytes, int] | None:
+        found = self._row_view(key, names, tag, build)
+        return None if found is None else found[0].message(found[1])
+
+    def _row_view(
+        self,
+        key: Mapping[str, Any],
+        names: Sequence[str],
+        tag: Hashable,
+        build: Callable[[pa.Table], pa.Table],
+    ) -> tuple[_RowView, int | None] | None:
+        """The view kept under ``tag`` for ``names`` and the row ``key`` finds in it."""
         if not self._in_memory:
             return None
         item = self._cached()
@@ -768,17 +807,12 @@ class _FileReader(Reader):
         view = item.rows.get(ident)
         if view is None:
             table = self._derived_table(item, tag, build).select(list(names))
-            batches = table.to_batches() or [_empty(table.schema)]
-            view = _RowView(
-                batches,
-                list(itertools.accumulate((b.num_rows for b in batches[:-1]), initial=0)),
-                pa.array(range(max(b.num_rows for b in batches)), pa.int64()),
-            )
+            view = _RowView.of(table.to_batches() or [_empty(table.schema)])
             with self._lock:
                 if len(item.rows) >= 4 * MAX_DERIVED:
                     item.rows.clear()
                 item.rows[ident] = view
-        return view.row(row)
+        return view, row
 
     def estimated_rows(self, filters: Sequence[RowFilter]) -> int:
         if self._in_memory:
