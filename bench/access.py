@@ -160,6 +160,25 @@ def run_client(spec: dict[str, Any]) -> float:
     return float(json.loads(lines[-1])["rate"])
 
 
+def paired(
+    console: Any, what: str, baseline: dict[str, Any], metered: dict[str, Any]
+) -> tuple[list[float], float, float]:
+    """Run ``baseline`` then ``metered`` clients, PAIRS times alternately: a machine
+    whose speed drifts (a shared one does) then moves both sides of a pair alike
+    instead of whichever phase happened to run slower. Returns the pairs' metered /
+    baseline ratios (sorted) and the median rate of each side."""
+    pairs: list[tuple[float, float]] = []
+    for n in range(PAIRS):
+        console.print(f"[dim]{what}, pair {n + 1} of {PAIRS} …[/]")
+        base = run_client(baseline)
+        pairs.append((base, run_client(metered)))
+    return (
+        sorted(m / b for b, m in pairs),
+        statistics.median(b for b, _ in pairs),
+        statistics.median(m for _, m in pairs),
+    )
+
+
 # --- the server side ---------------------------------------------------------------------------
 
 
@@ -341,9 +360,7 @@ def bench(quick: bool) -> dict[str, Any]:
             )
             console.print(f"read MB/s {rate:.0f}")
             return {}
-        # Echo and lookups alternate, a pair at a time, and the ratio is the median of
-        # the pairs': a machine whose speed drifts (a shared one does) then moves both
-        # sides of a pair alike instead of whichever phase happened to run slower.
+        # Echo and lookups alternate, and so do bare stream and bulk read (see paired).
         echo_spec = {**common, "mode": "echo", "address": node.address, "payload": payload}
         lookup_spec = {
             **common,
@@ -352,34 +369,22 @@ def bench(quick: bool) -> dict[str, Any]:
             "licence": licence,
             "keys": keys_sample,
         }
-        pairs: list[tuple[float, float]] = []
-        for n in range(PAIRS):
-            console.print(f"[dim]echo and metered lookups, pair {n + 1} of {PAIRS} …[/]")
-            echo_once = run_client({**echo_spec, "seconds": seconds / 2})
-            pairs.append((echo_once, run_client({**lookup_spec, "seconds": seconds / 2})))
-        ratios = sorted(lookup / echo for echo, lookup in pairs)
-        echo_rate = statistics.median(echo for echo, _ in pairs)
-        lookup_rate = statistics.median(lookup for _, lookup in pairs)
-        lookup_ratio = statistics.median(ratios)
+        ratios, echo_rate, lookup_rate = paired(
+            console,
+            "echo and metered lookups",
+            {**echo_spec, "seconds": seconds / 2},
+            {**lookup_spec, "seconds": seconds / 2},
+        )
         console.print("[dim]echo (bare server) …[/]")
         echo_raw = run_client(
             {**common, "mode": "echo", "address": f"127.0.0.1:{raw_port}", "payload": payload}
         )
-        streams: list[tuple[float, float]] = []
-        for n in range(PAIRS):
-            console.print(f"[dim]bare stream and metered bulk read, pair {n + 1} of {PAIRS} …[/]")
-            bare_once = run_client({**common, "mode": "stream", "address": node.address})
-            streams.append(
-                (
-                    bare_once,
-                    run_client(
-                        {**common, "mode": "read", "address": node.address, "licence": licence}
-                    ),
-                )
-            )
-        bulk_ratios = sorted(read / bare for bare, read in streams)
-        bare_mb = statistics.median(bare for bare, _ in streams)
-        read_mb = statistics.median(read for _, read in streams)
+        bulk_ratios, bare_mb, read_mb = paired(
+            console,
+            "bare stream and metered bulk read",
+            {**common, "mode": "stream", "address": node.address},
+            {**common, "mode": "read", "address": node.address, "licence": licence},
+        )
         ledger_size = node.ledger.size()
         provider.close()
         consumer.close()
@@ -388,7 +393,7 @@ def bench(quick: bool) -> dict[str, Any]:
         node.stop(grace=1.0)
 
     result = {
-        "lookup_ratio": round(lookup_ratio, 3),
+        "lookup_ratio": round(statistics.median(ratios), 3),
         "lookup_ratio_min": round(ratios[0], 3),
         "lookup_ratio_max": round(ratios[-1], 3),
         "bulk_ratio": round(statistics.median(bulk_ratios), 3),

@@ -33,6 +33,7 @@ from services.errors import FieldViolation, InvalidArgumentError
 from services.interceptors import current_principal
 from services.market import MarketDataPlane
 from services.metering import Receipt, UsageFilter, UsageGrouping, UsageItem, UsageSummary
+from services.records import length_delimited
 from services.sources import FileFormat, FileLocation, FilterOp, Location, RowFilter, SqlLocation
 
 if TYPE_CHECKING:
@@ -57,19 +58,7 @@ def receipt_message(receipt: Receipt) -> access_pb2.UsageReceipt:
     return msg
 
 
-_RECORD_BATCH_TAG = b"\x12"  # ReadDataResponse.record_batch: field 2, length-delimited
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+_RECORD_BATCH = access_pb2.ReadDataResponse.RECORD_BATCH_FIELD_NUMBER
 
 
 def _frame(frame: Frame) -> access_pb2.ReadDataResponse | bytes:
@@ -77,7 +66,7 @@ def _frame(frame: Frame) -> access_pb2.ReadDataResponse | bytes:
     form of a ReadDataResponse holding only ``record_batch`` is its tag, the length
     and the bytes, and building it directly saves two copies of every batch."""
     if isinstance(frame, bytes | memoryview):
-        return b"".join((_RECORD_BATCH_TAG, _varint(len(frame)), frame))
+        return length_delimited(_RECORD_BATCH, frame)
     if isinstance(frame, SchemaFrame):
         return access_pb2.ReadDataResponse(
             schema=access_pb2.DataSchema(

@@ -1553,10 +1553,11 @@ class Meter:
             claim, delivered, amount, outcome, "REJECTED" if rejection else "RECORDED", rejection
         )
         if not rejection:
-            data, key = self._ledger_data(claim, record.SerializeToString(deterministic=True))
+            record_bytes = record.SerializeToString(deterministic=True)
+            data, key = self._ledger_data(claim, record_bytes)
             try:
                 return self._finish_recorded(
-                    claim, delivered, reserved, amount, outcome, record, data, key
+                    claim, delivered, reserved, amount, outcome, record_bytes, data, key
                 )
             except Exception:
                 if not data_sent:
@@ -1591,7 +1592,7 @@ class Meter:
         reserved: Quantity,
         amount: Money,
         outcome: Outcome,
-        record: access_pb2.UsageRecord,
+        record_bytes: bytes,
         data: bytes,
         key: str,
     ) -> Receipt:
@@ -1618,7 +1619,7 @@ class Meter:
                 outcome,
                 "RECORDED",
                 "",
-                record.SerializeToString(deterministic=True),
+                record_bytes,
                 receipt,
                 appended.index,
                 appended.leaf_hash,

@@ -21,6 +21,8 @@ from google.protobuf import text_format, unknown_fields
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.settlement.wire import varint
+
 __all__ = [
     "RECORD_VERSION",
     "check_entry",
@@ -41,6 +43,19 @@ def _now_ts(now: float | None = None) -> Timestamp:
     return ts
 
 
+def _header(
+    region: str, actor: str, idempotency_key: str, now: float | None
+) -> record_pb2.LedgerRecord:
+    """A LedgerRecord with its header fields set and no payload yet."""
+    return record_pb2.LedgerRecord(
+        record_version=RECORD_VERSION,
+        time=_now_ts(now),
+        region=region,
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+
+
 def encode_record(
     region: str,
     actor: str,
@@ -53,30 +68,16 @@ def encode_record(
     if len(payload) != 1:
         raise ValueError("a ledger record carries exactly one payload")
     ((name, message),) = payload.items()
-    record = record_pb2.LedgerRecord(
-        record_version=RECORD_VERSION,
-        time=_now_ts(now),
-        region=region,
-        idempotency_key=idempotency_key,
-        actor=actor,
-    )
+    record = _header(region, actor, idempotency_key, now)
     getattr(record, name).CopyFrom(message)
     # Deterministic so the same event built twice yields the same bytes.
     return record.SerializeToString(deterministic=True)
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def length_delimited(field_number: int, payload: bytes) -> bytes:
-    """One length-delimited protobuf field (wire type 2) holding ``payload``."""
-    return _varint(field_number << 3 | 2) + _varint(len(payload)) + payload
+def length_delimited(field_number: int, payload: bytes | memoryview) -> bytes:
+    """One length-delimited protobuf field (wire type 2) holding ``payload`` (copied
+    once: payloads here can be whole record batches)."""
+    return b"".join((varint(field_number << 3 | 2), varint(len(payload)), payload))
 
 
 _HEADER_FIELDS = ("record_version", "time", "region", "idempotency_key", "actor")
@@ -103,13 +104,7 @@ def encode_record_serialized(
     """:func:`encode_record` for a payload message already serialised (deterministically):
     the same bytes, without copying the message into the record and serialising it
     again (the metering hot path has the usage record's bytes anyway)."""
-    header = record_pb2.LedgerRecord(
-        record_version=RECORD_VERSION,
-        time=_now_ts(now),
-        region=region,
-        idempotency_key=idempotency_key,
-        actor=actor,
-    )
+    header = _header(region, actor, idempotency_key, now)
     return header.SerializeToString(deterministic=True) + length_delimited(
         _PAYLOAD_NUMBERS[name], payload
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.types as pat
@@ -39,24 +40,15 @@ _PAD = b"\x00" * 8
 Column = Callable[[int], tuple[int, list[bytes]]]
 
 
+@dataclass(frozen=True, slots=True)
 class RowEncoder:
     """Encodes rows of one record batch as encapsulated IPC record-batch messages."""
 
-    __slots__ = ("_body_length_at", "_buffers_at", "_columns", "_header", "_nodes_at")
-
-    def __init__(
-        self,
-        header: bytes,
-        body_length_at: int,
-        nodes_at: int,
-        buffers_at: int,
-        columns: list[Column],
-    ) -> None:
-        self._header = header
-        self._body_length_at = body_length_at
-        self._nodes_at = nodes_at
-        self._buffers_at = buffers_at
-        self._columns = columns
+    _header: bytes  # the metadata of a row's message, numbers to be overwritten
+    _body_length_at: int  # positions in it: Message.bodyLength,
+    _nodes_at: int  # the first FieldNode,
+    _buffers_at: int  # the first Buffer
+    _columns: list[Column]
 
     @classmethod
     def of(cls, batch: pa.RecordBatch) -> RowEncoder | None:

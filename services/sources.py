@@ -626,24 +626,21 @@ class _RowView:
             batches[0].slice(0, 0).serialize().to_pybytes(),
         )
 
-    def row(self, row: int | None) -> pa.RecordBatch:
-        if row is None:
-            return self.batches[0].slice(0, 0)
-        i = bisect.bisect_right(self.starts, row) - 1
-        # take() rather than slice(): a slice serialises with its parents' buffers'
-        # extent, a taken row as compactly as a batch built from it.
-        return self.batches[i].take(self.positions.slice(row - self.starts[i], 1))
-
     def message(self, row: int | None) -> tuple[bytes, int]:
-        """The row's IPC record-batch message (as ``row(…).serialize()``) and its row
-        count, encoded without giving the GIL away where the types allow."""
+        """The row's IPC record-batch message (as ``serialize()`` of the row taken
+        alone) and its row count, encoded without giving the GIL away where the
+        types allow."""
         if row is None:
             return self.empty, 0
         i = bisect.bisect_right(self.starts, row) - 1
+        at = row - self.starts[i]
         encoder = self.encoders[i]
         if encoder is not None:
-            return encoder.encode(row - self.starts[i]), 1
-        return self.row(row).serialize().to_pybytes(), 1
+            return encoder.encode(at), 1
+        # take() rather than slice(): a slice serialises with its parents' buffers'
+        # extent, a taken row as compactly as a batch built from it.
+        taken = self.batches[i].take(self.positions.slice(at, 1))
+        return taken.serialize().to_pybytes(), 1
 
 
 class _TableCache:
@@ -788,17 +785,6 @@ class _FileReader(Reader):
         tag: Hashable,
         build: Callable[[pa.Table], pa.Table],
     ) -> tuple[bytes, int] | None:
-        found = self._row_view(key, names, tag, build)
-        return None if found is None else found[0].message(found[1])
-
-    def _row_view(
-        self,
-        key: Mapping[str, Any],
-        names: Sequence[str],
-        tag: Hashable,
-        build: Callable[[pa.Table], pa.Table],
-    ) -> tuple[_RowView, int | None] | None:
-        """The view kept under ``tag`` for ``names`` and the row ``key`` finds in it."""
         if not self._in_memory:
             return None
         item = self._cached()
@@ -812,7 +798,7 @@ class _FileReader(Reader):
                 if len(item.rows) >= 4 * MAX_DERIVED:
                     item.rows.clear()
                 item.rows[ident] = view
-        return view, row
+        return view.message(row)
 
     def estimated_rows(self, filters: Sequence[RowFilter]) -> int:
         if self._in_memory:
