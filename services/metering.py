@@ -59,6 +59,7 @@ import hashlib
 import itertools
 import json
 import logging
+import operator
 import os
 import re
 import secrets
@@ -744,6 +745,9 @@ _FINISH_KEYS = (
     "now",
 )
 
+# A finished call's values in _FINISH_COLUMNS order, read from its _FINISH parameters.
+_FINISH_VALUES = operator.itemgetter(*_FINISH_KEYS)
+
 
 @functools.lru_cache(maxsize=512)
 def _finish_many(n: int) -> str:
@@ -1110,8 +1114,8 @@ def _store_rows(conn: Connection, ops: list[_StoreOp]) -> None:
             )
         }
     if conn.dialect.name == "sqlite":
-        names = _FINISH_KEYS
-        conn.exec_driver_sql(_finish_many(len(ops)), tuple(o.params[k] for o in ops for k in names))
+        params = tuple(itertools.chain.from_iterable(_FINISH_VALUES(o.params) for o in ops))
+        conn.exec_driver_sql(_finish_many(len(ops)), params)
     else:
         _run(conn, _FINISH, [o.params for o in ops])
     totals: dict[str, tuple[int, int, int]] = {}
@@ -1422,7 +1426,7 @@ class Meter:
         existing request id, a licence whose summed reservation does not fit).
         """
         ops = [cast(_StartOp, p.op) for p in pendings]
-        params = tuple(v for o in ops for v in o.values)
+        params = tuple(itertools.chain.from_iterable(o.values for o in ops))
         count = conn.exec_driver_sql(_claims_insert(conn.dialect.name, len(ops)), params).rowcount
         if count == len(ops):
             inserted = {o.usage_id for o in ops}

@@ -78,6 +78,9 @@ class SignatureInvalidError(InvalidArgumentError):
         self.detail = detail
 
 
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
 @dataclass(frozen=True)
 class DocumentSignature:
     """A detached signature as ``bashu.common.v1.Signature`` carries it.
@@ -96,7 +99,7 @@ class DocumentSignature:
     def __post_init__(self) -> None:
         if len(self.signature) != SIGNATURE_SIZE:
             raise SignatureInvalidError("signature", f"must be {SIGNATURE_SIZE} bytes")
-        if len(self.key_id) != 8 or any(c not in "0123456789abcdef" for c in self.key_id):
+        if len(self.key_id) != 8 or not _HEX_DIGITS.issuperset(self.key_id):
             raise SignatureInvalidError("signature", "key_id must be 8 lower-case hex digits")
 
 

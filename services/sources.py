@@ -648,17 +648,17 @@ class _TableCache:
 
     def __init__(self, budget: int) -> None:
         self._budget = budget
-        self._items: OrderedDict[tuple[Any, ...], _Cached] = OrderedDict()
+        self._items: OrderedDict[Hashable, _Cached] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...]) -> _Cached | None:
+    def get(self, key: Hashable) -> _Cached | None:
         with self._lock:
             item = self._items.get(key)
             if item is not None:
                 self._items.move_to_end(key)
             return item
 
-    def put(self, key: tuple[Any, ...], item: _Cached) -> _Cached:
+    def put(self, key: Hashable, item: _Cached) -> _Cached:
         with self._lock:
             existing = self._items.get(key)
             if existing is not None:
@@ -701,7 +701,9 @@ class _FileReader(Reader):
         except OSError as exc:
             raise _unavailable(location.path, exc) from None
         self._size = st.st_size
-        self._stamp = (str(path), st.st_size, st.st_mtime_ns, location, self.columns)
+        # The cache key, as text: a string keeps its hash, where a tuple of location
+        # and column dataclasses was hashed again on every lookup (twice per call).
+        self._stamp = repr((str(path), st.st_size, st.st_mtime_ns, location, self.columns))
         self._in_memory = st.st_size <= IN_MEMORY_FILE_BYTES
         self._schema: pa.Schema | None = None
         self._lock = threading.Lock()
