@@ -90,6 +90,38 @@ class _AckReader:
         self._thread.join(30)
 
 
+def _settle_after_kill(url: str) -> None:
+    """On PostgreSQL, wait until the killed appender's server sessions are done.
+
+    SIGKILL stops the client, not its server session: a COMMIT it had already sent
+    still completes (and only then does the session notice the closed socket), so a
+    check that reads the log before that sees it grow underneath. Until then such a
+    session shows as active or inside a transaction.
+    """
+    if make_url(url).get_backend_name() != "postgresql":
+        return
+    engine = create_engine(url)
+    try:
+        deadline = time.monotonic() + 30
+        with engine.connect() as conn:
+            while True:
+                busy = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        " AND backend_type = 'client backend' AND state <> 'idle'"
+                    )
+                ).scalar_one()
+                # The statistics views are a snapshot per transaction: end it to look again.
+                conn.rollback()
+                if busy == 0:
+                    return
+                assert time.monotonic() < deadline, f"{busy} sessions still busy after kill -9"
+                time.sleep(0.02)
+    finally:
+        engine.dispose()
+
+
 def _check_acked(url: str, signer: Signer, acked: dict[str, int]) -> int:
     """Every acknowledged key is at its index with its bytes; verify passes; returns size."""
     engine = make_engine(url)
@@ -133,6 +165,7 @@ def test_kill_9_never_loses_an_acknowledged_entry(migrated_db_url: str) -> None:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        _settle_after_kill(migrated_db_url)
         reader.join()
         proc.stdout.close()
         if proc.stderr is not None:
