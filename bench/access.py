@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python bench/access.py --quick      # < 1 minute
     .venv/bin/python bench/access.py              # longer runs, same measurements
+    .venv/bin/python bench/access.py --quick --pin  # the node on one CPU, clients on the rest
 
 It prints a ``rich`` table and, as its LAST line, one JSON object with at least
 ``lookup_ratio`` and ``bulk_ratio``.
@@ -63,6 +64,8 @@ PAIRS = 5  # echo/lookup measurements alternated; the ratio is their median
 
 
 def client_main(spec: dict[str, Any]) -> None:
+    if spec.get("cpus"):
+        os.sched_setaffinity(0, spec["cpus"])
     import grpc
     import grpc.aio
 
@@ -145,10 +148,14 @@ async def _drive(call: Any, make: Any, md: Any, seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
+# --pin: the CPUs the client processes run on (the server keeps the first one).
+_CLIENT_CPUS: list[int] = []
+
+
 def run_client(spec: dict[str, Any]) -> float:
     out = subprocess.run(
         [sys.executable, __file__, "--client"],
-        input=json.dumps(spec),
+        input=json.dumps({**spec, "cpus": _CLIENT_CPUS}),
         capture_output=True,
         text=True,
         timeout=300,
@@ -446,12 +453,24 @@ def bench(quick: bool) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="finish in under a minute")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run the server (the node) on one CPU and the client processes on the others",
+    )
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:  # the client process: its spec comes on stdin
         client_main(json.loads(sys.stdin.read()))
         return
-    result = bench(args.quick)
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            parser.error("--pin needs at least two CPUs")
+        # Before any thread starts: the node's threads inherit the main thread's CPU.
+        os.sched_setaffinity(0, {cpus[0]})
+        _CLIENT_CPUS.extend(cpus[1:])
+    result = {**bench(args.quick), "pinned": args.pin}
     sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
 
 

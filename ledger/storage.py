@@ -55,6 +55,7 @@ What this module does NOT do: no hashing, no proof logic, no signing, no threads
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import threading
 from collections.abc import Generator, Iterator, Sequence
@@ -206,6 +207,22 @@ _POSTGRES = _Sql(
 _cursor_ids = itertools.count()
 # sqlite3 caps host parameters per statement (32766 since 3.32); stay well below.
 _SQLITE_MAX_PARAMS = 900
+_SQLITE_ROWS_PER_INSERT = _SQLITE_MAX_PARAMS // 6  # ledger_entries has six columns
+
+
+@functools.lru_cache(maxsize=256)
+def _entries_insert(n: int) -> str:
+    """An INSERT of ``n`` ledger entries (SQLite, positional)."""
+    # Fixed fragments only (column names and placeholders); values are bound.
+    return "".join(
+        (
+            "INSERT INTO ledger_entries (idx, data, leaf_hash, nodes, idempotency_key,"
+            " appended_at) VALUES ",
+            ", ".join(["(?, ?, ?, ?, ?, ?)"] * n),
+        )
+    )
+
+
 # Idle SQLite connections kept for reads: the node's engine uses NullPool, so
 # without this every proof would pay for a fresh connect and its PRAGMAs.
 _MAX_IDLE = 8
@@ -431,11 +448,12 @@ class Writer:
                         for row in entry_rows:
                             cp.write_row(row)
                 else:
-                    cur.executemany(
-                        "INSERT INTO ledger_entries (idx, data, leaf_hash, nodes, "
-                        "idempotency_key, appended_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        entry_rows,
-                    )
+                    # Multi-row INSERTs rather than executemany: the sqlite3 module
+                    # steps, resets and binds once per row, giving the GIL up each
+                    # time while this transaction holds the write lock.
+                    for i in range(0, len(entry_rows), _SQLITE_ROWS_PER_INSERT):
+                        part = entry_rows[i : i + _SQLITE_ROWS_PER_INSERT]
+                        cur.execute(_entries_insert(len(part)), list(itertools.chain(*part)))
             finally:
                 cur.close()
         except self._store.dbapi.IntegrityError:

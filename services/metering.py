@@ -704,6 +704,58 @@ def _claims_insert(dialect: str, n: int) -> str:
     )
 
 
+# A one-shot call's row is written once, finished (see Meter._start_bulk): the claim's
+# columns, then what finishing it sets.
+_FINAL_COLUMNS = (
+    *_CLAIM_COLUMNS,
+    "record",
+    "receipt_body",
+    "receipt_signature",
+    "ledger_index",
+    "ledger_leaf_hash",
+)
+
+
+def _marks(dialect: str, n: int) -> str:
+    """``n`` positional parameter marks in the driver's style, comma separated."""
+    return ", ".join(("%s" if dialect == "postgresql" else "?") for _ in range(n))
+
+
+@functools.lru_cache(maxsize=512)
+def _finals_insert(dialect: str, n: int) -> str:
+    """One INSERT of ``n`` finished one-shot calls (positional, ``_FINAL_COLUMNS`` order).
+
+    No ON CONFLICT: the batch checked, under the write lock, that no row holds these
+    request ids. A conflict means another process's transaction took one meanwhile
+    (PostgreSQL); the batch then rolls back and each call runs alone, where the
+    claim INSERT finds that row.
+    """
+    row = "(" + _marks(dialect, len(_FINAL_COLUMNS)) + ")"
+    # Fixed fragments only (column names and placeholders); values are bound.
+    return "".join(
+        (
+            "INSERT INTO access_usage (",
+            ", ".join(_FINAL_COLUMNS),
+            ") VALUES ",
+            ", ".join(row for _ in range(n)),
+        )
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _taken_select(dialect: str, n: int) -> str:
+    """The request ids among ``n`` that one party has used (by the unique index)."""
+    return "".join(
+        (
+            "SELECT request_id FROM access_usage WHERE consumer_party = ",
+            _marks(dialect, 1),
+            " AND request_id IN (",
+            _marks(dialect, n),
+            ")",
+        )
+    )
+
+
 _FINISH_COLUMNS = (
     "id",
     "state",
@@ -777,10 +829,32 @@ def _native(dialect: str, sql: str) -> str:
     return _PARAM.sub(r"%(\1)s", sql) if dialect == "postgresql" else sql
 
 
+@functools.lru_cache(maxsize=1024)
+def _positional(dialect: str, sql: str) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
+    """``sql`` with its ``:name`` parameters as positional marks, and what picks their
+    values from a mapping, in order (a name used twice is bound twice)."""
+    names = _PARAM.findall(sql)
+    mark = "%s" if dialect == "postgresql" else "?"
+    pick: Callable[[Mapping[str, Any]], Any] = (
+        operator.itemgetter(*names) if len(names) > 1 else lambda p: (p[names[0]],)
+    )
+    return _PARAM.sub(mark, sql), pick
+
+
 def _run(conn: Connection, stmt: TextClause, params: Any) -> Any:
     """Execute a fixed statement straight through the driver: the hot path of the
-    writer, where SQLAlchemy's per-statement compilation cost more than the query."""
-    return conn.exec_driver_sql(_native(conn.dialect.name, stmt.text), params)
+    writer, where SQLAlchemy's per-statement compilation cost more than the query.
+
+    Parameters are bound by position: the sqlite3 module gives the GIL up once for
+    every NAMED parameter it binds (to ask SQLite the name), and this runs while the
+    database's write lock is held."""
+    sql = stmt.text
+    if not _PARAM.search(sql):
+        return conn.exec_driver_sql(sql, params)
+    native, pick = _positional(conn.dialect.name, sql)
+    if isinstance(params, list):
+        return conn.exec_driver_sql(native, [pick(p) for p in params])
+    return conn.exec_driver_sql(native, pick(params))
 
 
 def _run_in(conn: Connection, prefix: str, ids: Sequence[str]) -> Any:
@@ -858,6 +932,27 @@ _CLAIM_RESERVED = text(
     "SELECT reserved_calls, reserved_rows, reserved_bytes, licence_id, state"
     " FROM access_usage WHERE id = :id"
 )
+
+
+# Request ids looked up per statement (well under SQLite's bound-parameter limit).
+_IN_CHUNK = 500
+
+
+def _reused() -> BashuError:
+    return InvalidArgumentError(
+        [FieldViolation("request_id", "already used for a different request")],
+        reason="REQUEST_ID_REUSED",
+    )
+
+
+def _busy(running: CallSpec, call: CallSpec) -> BashuError:
+    """Why ``call`` is refused while ``running``, of the same request id, is not done."""
+    if running.fingerprint != call.fingerprint:
+        return _reused()
+    return AbortedError(
+        "a call with this request_id is still running; retry later",
+        reason="REQUEST_IN_PROGRESS",
+    )
 
 
 def _us(seconds: float) -> int:
@@ -1054,6 +1149,13 @@ class _OnceOp(_StartOp):
     key: str = ""
     body: access_pb2.UsageReceiptBody | None = None
     receipt: Receipt | None = None  # set by the writer in the transaction recording it
+    # Whether this call's claim row was inserted (run alone, see __call__): it is then
+    # finished by an UPDATE; in a batch (Meter._start_bulk) its row is inserted finished.
+    row_inserted: bool = True
+
+    def __call__(self, conn: Connection) -> _Start:
+        self.row_inserted = True
+        return super().__call__(conn)
 
     def prepare(self, outcome: Outcome) -> None:
         meter = self.meter
@@ -1066,6 +1168,41 @@ class _OnceOp(_StartOp):
             self.data, self.key = meter._ledger_data(claim, self.record_bytes)
         self.outcome, self.claim, self.amount, self.rejection = outcome, claim, amount, rejection
         self.body = meter._receipt_body(claim, self.reserve, amount, outcome)
+
+    def final_row(
+        self, status: str, receipt: Receipt, index: int | None, leaf: bytes | None, now_us: int
+    ) -> tuple[Any, ...]:
+        """This call's row, finished, in ``_FINAL_COLUMNS`` order: the claim's values
+        with what finishing sets (as the UPDATE of a claimed row would leave it: the
+        whole reservation used, nothing left reserved)."""
+        v, q, money, sig = self.values, self.reserve, self.amount, receipt.signature
+        assert money is not None
+        return (
+            *v[:10],
+            status,
+            v[11],  # lease_until_us
+            0,
+            0,
+            0,  # nothing reserved any more
+            q.calls,
+            q.rows,
+            q.bytes,
+            money.amount_fen,
+            money.currency_code,
+            *v[20:23],  # time_us, period, day
+            self.outcome.result,
+            self.rejection,
+            sig.key_name,
+            sig.key_id,
+            sig.sign_us,
+            v[28],  # create_us
+            now_us,
+            self.record_bytes,
+            receipt.body,
+            sig.signature,
+            index,
+            leaf,
+        )
 
 
 @dataclass
@@ -1343,13 +1480,7 @@ class Meter:
         if row is None:  # deleted between our INSERT and SELECT: let the caller retry
             return _Start("TAKEOVER", row_id="")
         if row.request_fingerprint != call.fingerprint:
-            return _Start(
-                "REFUSED",
-                error=InvalidArgumentError(
-                    [FieldViolation("request_id", "already used for a different request")],
-                    reason="REQUEST_ID_REUSED",
-                ),
-            )
+            return _Start("REFUSED", error=_reused())
         if row.state != "RUNNING":
             receipt = _receipt_from_row(row)
             if receipt is not None:
@@ -1359,13 +1490,7 @@ class Meter:
                 return _Start("REPLAY", receipt=receipt, outcome=row.outcome)
         if row.state == "RUNNING" and row.lease_until_us < now_us:
             return _Start("TAKEOVER", row_id=row.id)
-        return _Start(
-            "REFUSED",
-            error=AbortedError(
-                "a call with this request_id is still running; retry later",
-                reason="REQUEST_IN_PROGRESS",
-            ),
-        )
+        return _Start("REFUSED", error=_busy(call, call))
 
     def _validity(self, terms: LicenceTerms, now_us: int) -> BashuError | None:
         if now_us < terms.valid_from_us:
@@ -1422,29 +1547,59 @@ class Meter:
     def _start_bulk(self, conn: Connection, pendings: list[_Pending[Any]]) -> None:
         """Many claims at once: one multi-row INSERT, one quota UPDATE per licence.
 
-        Falls back to the per-call path exactly where the shortcut cannot decide (an
-        existing request id, a licence whose summed reservation does not fit).
+        A one-shot call (:class:`_OnceOp`) gets no claim row here: its row is written
+        once, finished, by :meth:`_record_once` in this same transaction, so only
+        whether its request id is taken is looked up (the write lock is held from
+        here to the commit, so the answer stays true). Falls back to the per-call path
+        exactly where the shortcut cannot decide (an existing request id, a licence
+        whose summed reservation does not fit).
         """
-        ops = [cast(_StartOp, p.op) for p in pendings]
-        params = tuple(itertools.chain.from_iterable(o.values for o in ops))
-        count = conn.exec_driver_sql(_claims_insert(conn.dialect.name, len(ops)), params).rowcount
-        if count == len(ops):
-            inserted = {o.usage_id for o in ops}
-        else:  # some request ids exist already (retries): which claims went in?
-            found = _run_in(
-                conn, "SELECT id FROM access_usage WHERE id IN ", [o.usage_id for o in ops]
-            )
-            inserted = {r[0] for r in found}
+        starts: list[tuple[_Pending[Any], _StartOp]] = []
+        onces: list[tuple[_Pending[Any], _OnceOp]] = []
+        for p in pendings:
+            if isinstance(p.op, _OnceOp):
+                onces.append((p, p.op))
+            else:
+                starts.append((p, cast(_StartOp, p.op)))
+        fresh: list[tuple[_Pending[Any], _StartOp]] = []
+        if starts:
+            params = tuple(itertools.chain.from_iterable(o.values for _, o in starts))
+            sql = _claims_insert(conn.dialect.name, len(starts))
+            if conn.exec_driver_sql(sql, params).rowcount == len(starts):
+                inserted = {o.usage_id for _, o in starts}
+            else:  # some request ids exist already (retries): which claims went in?
+                found = _run_in(
+                    conn,
+                    "SELECT id FROM access_usage WHERE id IN ",
+                    [o.usage_id for _, o in starts],
+                )
+                inserted = {r[0] for r in found}
+            for p, o in starts:
+                if o.usage_id in inserted:
+                    fresh.append((p, o))
+                else:
+                    p.result = self._existing(conn, o.call, o.now_us)
+        if onces:
+            taken = self._taken(conn, [o.call for _, o in onces])
+            first: dict[tuple[str, str], CallSpec] = {}
+            for p, o in onces:
+                o.row_inserted = False
+                ident = (o.call.consumer_party, o.call.request_id)
+                if ident in taken:
+                    p.result = self._existing(conn, o.call, o.now_us)
+                elif ident in first:  # the same request twice in one batch
+                    p.result = _Start("REFUSED", error=_busy(first[ident], o.call))
+                else:
+                    first[ident] = o.call
+                    fresh.append((p, o))
         claimed: dict[str, list[tuple[_Pending[Any], _StartOp]]] = {}
-        refused: list[str] = []
-        for p, o in zip(pendings, ops, strict=True):
-            if o.usage_id not in inserted:
-                p.result = self._existing(conn, o.call, o.now_us)
-                continue
+        refused: list[str] = []  # claim rows to delete again
+        for p, o in fresh:
             refusal = self._validity(o.terms, o.now_us)
             if refusal is not None:
                 p.result = _Start("REFUSED", error=refusal)
-                refused.append(o.usage_id)
+                if not isinstance(o, _OnceOp):
+                    refused.append(o.usage_id)
                 continue
             claimed.setdefault(o.terms.licence_id, []).append((p, o))
         for licence_id in sorted(claimed):
@@ -1468,9 +1623,25 @@ class Meter:
                     p.result = _Start("CLAIMED")
                 else:
                     p.result = _Start("REFUSED", error=self._diagnose(conn, o.terms, o.reserve))
-                    refused.append(o.usage_id)
+                    if not isinstance(o, _OnceOp):
+                        refused.append(o.usage_id)
         if refused:
             _run_in(conn, "DELETE FROM access_usage WHERE state = 'RUNNING' AND id IN ", refused)
+
+    @staticmethod
+    def _taken(conn: Connection, calls: Sequence[CallSpec]) -> set[tuple[str, str]]:
+        """Which of ``calls``' (party, request id) pairs have a row already."""
+        by_party: dict[str, list[str]] = {}
+        for call in calls:
+            by_party.setdefault(call.consumer_party, []).append(call.request_id)
+        taken: set[tuple[str, str]] = set()
+        dialect = conn.dialect.name
+        for party, ids in by_party.items():
+            for i in range(0, len(ids), _IN_CHUNK):
+                part = ids[i : i + _IN_CHUNK]
+                rows = conn.exec_driver_sql(_taken_select(dialect, len(part)), (party, *part))
+                taken.update((party, r[0]) for r in rows)
+        return taken
 
     @staticmethod
     def _reserve_one(conn: Connection, o: _StartOp) -> bool:
@@ -1844,6 +2015,8 @@ class Meter:
                 results = self.ledger.append_many([(j.data or b"", j.key) for j in appending])
         appended_of = dict(zip((id(j) for j in appending), results, strict=True))
         stores: list[_StoreOp] = []
+        finals: list[tuple[Any, ...]] = []
+        now_us = _us(self.clock())
         for job in jobs:
             index: int | None = None
             leaf: bytes | None = None
@@ -1856,23 +2029,33 @@ class Meter:
             assert job.claim is not None
             assert job.amount is not None
             receipt = self._sign(job.body, index, leaf)
-            stores.append(
-                self._store_op(
-                    job.claim,
-                    job.reserve,
-                    job.reserve,
-                    job.amount,
-                    job.outcome,
-                    "REJECTED" if job.rejection else "RECORDED",
-                    job.rejection,
-                    job.record_bytes,
-                    receipt,
-                    index,
-                    leaf,
+            status = "REJECTED" if job.rejection else "RECORDED"
+            if job.row_inserted:
+                stores.append(
+                    self._store_op(
+                        job.claim,
+                        job.reserve,
+                        job.reserve,
+                        job.amount,
+                        job.outcome,
+                        status,
+                        job.rejection,
+                        job.record_bytes,
+                        receipt,
+                        index,
+                        leaf,
+                    )
                 )
-            )
+            else:
+                finals.append(job.final_row(status, receipt, index, leaf, now_us))
             job.receipt = receipt
-        _store_rows(conn, stores)
+        if stores:
+            _store_rows(conn, stores)
+        if finals:
+            conn.exec_driver_sql(
+                _finals_insert(conn.dialect.name, len(finals)),
+                tuple(itertools.chain.from_iterable(finals)),
+            )
 
     def _record_message(
         self,

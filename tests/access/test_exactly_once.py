@@ -3,16 +3,21 @@ twice, and a stream the client breaks records exactly the batches delivered."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import text
 
 from clients.sdk.access import Receipt
 from clients.sdk.errors import BashuRpcError
+from services.db import is_sqlite, make_engine
+from services.records import decode_record
 from tests.access.conftest import Market, id_number, people
 
 
@@ -150,3 +155,91 @@ def test_a_broken_stream_meters_exactly_what_was_delivered(market: Market) -> No
     replay = access.read_result(lic, max_batch_rows=1000, request_id=rid)
     assert replay.receipt.body == receipt.body
     assert market.quota_used(lic)[1] == metered
+
+
+@contextlib.contextmanager
+def _writes_held(market: Market, licence: str) -> Iterator[None]:
+    """Hold off the node's metering commits: the database's write lock (SQLite), or
+    the licence row (PostgreSQL), taken by another connection until the block ends."""
+    engine = make_engine(market.db_url)
+    try:
+        # On SQLite the engine begins every transaction with BEGIN IMMEDIATE, which
+        # takes the write lock.
+        with engine.begin() as conn:
+            if not is_sqlite(engine):
+                conn.execute(
+                    text("SELECT id FROM licences WHERE id = :id FOR UPDATE"),
+                    {"id": licence.rsplit("/", 1)[-1]},
+                )
+            yield
+    finally:
+        engine.dispose()
+
+
+def test_calls_committed_as_one_batch_are_each_metered_once(market: Market) -> None:
+    """Lookups that queue while a commit waits are claimed, appended and stored in one
+    transaction: repeats of one request id in it meter once, a retry replays, and
+    each stored row is the finished record its receipt names."""
+    lic = market.licence()
+    access = market.client("consumer").access
+    earlier = access.lookup(lic, {"id_no": id_number(9)}, request_id="batch-earlier")
+    used = market.quota_used(lic)[0]
+    start = market.ledger_size()
+    results: dict[str, list[Receipt]] = {}
+    refused: list[str] = []
+    lock = threading.Lock()
+
+    def call(request_id: str, n: int) -> None:
+        try:
+            got = market.client("consumer").access.lookup(
+                lic, {"id_no": id_number(n)}, request_id=request_id
+            )
+        except BashuRpcError as exc:
+            with lock:
+                refused.append(f"{request_id}:{exc.code.name}/{exc.reason}")
+        else:
+            with lock:
+                results.setdefault(request_id, []).append(got.receipt)
+
+    calls = [("batch-lead", 1)]
+    calls += [("batch-same", 2)] * 4 + [("batch-earlier", 9)]
+    calls += [(f"batch-{n}", n) for n in range(10, 14)]
+    with _writes_held(market, lic):
+        # The first call leads the next commit and waits for the lock; the rest queue
+        # behind it and commit together once it is released.
+        threads = [threading.Thread(target=call, args=c) for c in calls]
+        threads[0].start()
+        time.sleep(0.3)
+        for t in threads[1:]:
+            t.start()
+        time.sleep(1.0)
+    for t in threads:
+        t.join()
+
+    assert set(refused) <= {"batch-same:ABORTED/REQUEST_IN_PROGRESS"}
+    assert len({r.body for r in results["batch-same"]}) == 1
+    assert [r.body for r in results["batch-earlier"]] == [earlier.receipt.body]
+    metered = ["batch-lead", "batch-same", *(f"batch-{n}" for n in range(10, 14))]
+    assert market.quota_used(lic)[0] == used + len(metered)
+    assert market.ledger_size() == start + len(metered)
+    for request_id in metered:
+        receipt = results[request_id][0]
+        row = market.sql(
+            "SELECT state, qty_calls, qty_rows, reserved_calls, reserved_rows, reserved_bytes,"
+            " ledger_index, receipt_body, receipt_signature, record, outcome"
+            " FROM access_usage WHERE request_id = :rid",
+            rid=request_id,
+        )
+        assert len(row) == 1
+        state, calls_, rows, *reserved, index, body, sig, record, outcome = row[0]
+        assert (state, calls_, rows, reserved, outcome) == ("RECORDED", 1, 1, [0, 0, 0], "FOUND")
+        assert (index, bytes(body), bytes(sig)) == (
+            receipt.entry_index,
+            receipt.body,
+            receipt.signature,
+        )
+        assert receipt.entry_index is not None
+        entry = market.node.ledger.get_entry(receipt.entry_index)
+        usage = decode_record(entry.data).usage_recorded.usage_record
+        assert usage.id == request_id
+        assert usage.SerializeToString(deterministic=True) == bytes(record)
