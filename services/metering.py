@@ -690,8 +690,7 @@ def _claims_insert(dialect: str, n: int) -> str:
     while the write lock is held. The row count says whether all went in (the usual
     case); only otherwise are the inserted ids read back.
     """
-    mark = "%s" if dialect == "postgresql" else "?"
-    row = "(" + ", ".join(mark for _ in _CLAIM_COLUMNS) + ")"
+    row = "(" + _marks(dialect, len(_CLAIM_COLUMNS)) + ")"
     # Fixed fragments only (column names and placeholders); values are bound.
     return "".join(
         (
@@ -704,21 +703,14 @@ def _claims_insert(dialect: str, n: int) -> str:
     )
 
 
-# A one-shot call's row is written once, finished (see Meter._start_bulk): the claim's
-# columns, then what finishing it sets.
-_FINAL_COLUMNS = (
-    *_CLAIM_COLUMNS,
-    "record",
-    "receipt_body",
-    "receipt_signature",
-    "ledger_index",
-    "ledger_leaf_hash",
-)
+def _mark(dialect: str) -> str:
+    """The driver's positional parameter mark."""
+    return "%s" if dialect == "postgresql" else "?"
 
 
 def _marks(dialect: str, n: int) -> str:
-    """``n`` positional parameter marks in the driver's style, comma separated."""
-    return ", ".join(("%s" if dialect == "postgresql" else "?") for _ in range(n))
+    """``n`` positional parameter marks, comma separated."""
+    return ", ".join(_mark(dialect) for _ in range(n))
 
 
 @functools.lru_cache(maxsize=512)
@@ -800,6 +792,25 @@ _FINISH_KEYS = (
 # A finished call's values in _FINISH_COLUMNS order, read from its _FINISH parameters.
 _FINISH_VALUES = operator.itemgetter(*_FINISH_KEYS)
 
+# A one-shot call's row is written once, finished (see Meter._start_bulk): the claim's
+# values that finishing keeps, nothing reserved, then what _FINISH would set.
+_KEPT = [
+    i for i, c in enumerate(_CLAIM_COLUMNS) if c not in _FINISH_COLUMNS and "reserved_" not in c
+]
+_KEPT_VALUES = operator.itemgetter(*_KEPT)
+_FINAL_COLUMNS = (
+    *(_CLAIM_COLUMNS[i] for i in _KEPT),
+    "reserved_calls",
+    "reserved_rows",
+    "reserved_bytes",
+    *_FINISH_COLUMNS,
+)
+
+
+def _final_row(claim_values: tuple[Any, ...], finish: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A claim row as ``_FINISH`` with ``finish`` would leave it, in _FINAL_COLUMNS order."""
+    return (*_KEPT_VALUES(claim_values), 0, 0, 0, *_FINISH_VALUES(finish))
+
 
 @functools.lru_cache(maxsize=512)
 def _finish_many(n: int) -> str:
@@ -824,21 +835,18 @@ _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
 @functools.lru_cache(maxsize=1024)
-def _native(dialect: str, sql: str) -> str:
-    """``sql`` with ``:name`` parameters in the driver's own style."""
-    return _PARAM.sub(r"%(\1)s", sql) if dialect == "postgresql" else sql
-
-
-@functools.lru_cache(maxsize=1024)
 def _positional(dialect: str, sql: str) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
     """``sql`` with its ``:name`` parameters as positional marks, and what picks their
     values from a mapping, in order (a name used twice is bound twice)."""
     names = _PARAM.findall(sql)
-    mark = "%s" if dialect == "postgresql" else "?"
-    pick: Callable[[Mapping[str, Any]], Any] = (
-        operator.itemgetter(*names) if len(names) > 1 else lambda p: (p[names[0]],)
-    )
-    return _PARAM.sub(mark, sql), pick
+    pick: Callable[[Mapping[str, Any]], Any]
+    if len(names) > 1:
+        pick = operator.itemgetter(*names)
+    elif names:
+        pick = lambda p: (p[names[0]],)  # noqa: E731
+    else:
+        pick = lambda p: ()  # noqa: E731
+    return _PARAM.sub(_mark(dialect), sql), pick
 
 
 def _run(conn: Connection, stmt: TextClause, params: Any) -> Any:
@@ -848,19 +856,15 @@ def _run(conn: Connection, stmt: TextClause, params: Any) -> Any:
     Parameters are bound by position: the sqlite3 module gives the GIL up once for
     every NAMED parameter it binds (to ask SQLite the name), and this runs while the
     database's write lock is held."""
-    sql = stmt.text
-    if not _PARAM.search(sql):
-        return conn.exec_driver_sql(sql, params)
-    native, pick = _positional(conn.dialect.name, sql)
+    native, pick = _positional(conn.dialect.name, stmt.text)
     if isinstance(params, list):
         return conn.exec_driver_sql(native, [pick(p) for p in params])
     return conn.exec_driver_sql(native, pick(params))
 
 
 def _run_in(conn: Connection, prefix: str, ids: Sequence[str]) -> Any:
-    names = {f"in_{i}": v for i, v in enumerate(ids)}
-    sql = prefix + "(" + ", ".join(f":{n}" for n in names) + ")"
-    return conn.exec_driver_sql(_native(conn.dialect.name, sql), names)
+    sql = prefix + "(" + _marks(conn.dialect.name, len(ids)) + ")"
+    return conn.exec_driver_sql(sql, tuple(ids))
 
 
 def _sql(*parts: str) -> TextClause:
@@ -934,10 +938,6 @@ _CLAIM_RESERVED = text(
 )
 
 
-# Request ids looked up per statement (well under SQLite's bound-parameter limit).
-_IN_CHUNK = 500
-
-
 def _reused() -> BashuError:
     return InvalidArgumentError(
         [FieldViolation("request_id", "already used for a different request")],
@@ -945,10 +945,7 @@ def _reused() -> BashuError:
     )
 
 
-def _busy(running: CallSpec, call: CallSpec) -> BashuError:
-    """Why ``call`` is refused while ``running``, of the same request id, is not done."""
-    if running.fingerprint != call.fingerprint:
-        return _reused()
+def _in_progress() -> BashuError:
     return AbortedError(
         "a call with this request_id is still running; retry later",
         reason="REQUEST_IN_PROGRESS",
@@ -1168,41 +1165,6 @@ class _OnceOp(_StartOp):
             self.data, self.key = meter._ledger_data(claim, self.record_bytes)
         self.outcome, self.claim, self.amount, self.rejection = outcome, claim, amount, rejection
         self.body = meter._receipt_body(claim, self.reserve, amount, outcome)
-
-    def final_row(
-        self, status: str, receipt: Receipt, index: int | None, leaf: bytes | None, now_us: int
-    ) -> tuple[Any, ...]:
-        """This call's row, finished, in ``_FINAL_COLUMNS`` order: the claim's values
-        with what finishing sets (as the UPDATE of a claimed row would leave it: the
-        whole reservation used, nothing left reserved)."""
-        v, q, money, sig = self.values, self.reserve, self.amount, receipt.signature
-        assert money is not None
-        return (
-            *v[:10],
-            status,
-            v[11],  # lease_until_us
-            0,
-            0,
-            0,  # nothing reserved any more
-            q.calls,
-            q.rows,
-            q.bytes,
-            money.amount_fen,
-            money.currency_code,
-            *v[20:23],  # time_us, period, day
-            self.outcome.result,
-            self.rejection,
-            sig.key_name,
-            sig.key_id,
-            sig.sign_us,
-            v[28],  # create_us
-            now_us,
-            self.record_bytes,
-            receipt.body,
-            sig.signature,
-            index,
-            leaf,
-        )
 
 
 @dataclass
@@ -1490,7 +1452,7 @@ class Meter:
                 return _Start("REPLAY", receipt=receipt, outcome=row.outcome)
         if row.state == "RUNNING" and row.lease_until_us < now_us:
             return _Start("TAKEOVER", row_id=row.id)
-        return _Start("REFUSED", error=_busy(call, call))
+        return _Start("REFUSED", error=_in_progress())
 
     def _validity(self, terms: LicenceTerms, now_us: int) -> BashuError | None:
         if now_us < terms.valid_from_us:
@@ -1588,7 +1550,8 @@ class Meter:
                 if ident in taken:
                     p.result = self._existing(conn, o.call, o.now_us)
                 elif ident in first:  # the same request twice in one batch
-                    p.result = _Start("REFUSED", error=_busy(first[ident], o.call))
+                    same = first[ident].fingerprint == o.call.fingerprint
+                    p.result = _Start("REFUSED", error=_in_progress() if same else _reused())
                 else:
                     first[ident] = o.call
                     fresh.append((p, o))
@@ -1630,17 +1593,16 @@ class Meter:
 
     @staticmethod
     def _taken(conn: Connection, calls: Sequence[CallSpec]) -> set[tuple[str, str]]:
-        """Which of ``calls``' (party, request id) pairs have a row already."""
+        """Which of ``calls``' (party, request id) pairs have a row already (one batch:
+        at most ``max_batch`` ids, well within the drivers' parameter limits)."""
         by_party: dict[str, list[str]] = {}
         for call in calls:
             by_party.setdefault(call.consumer_party, []).append(call.request_id)
         taken: set[tuple[str, str]] = set()
         dialect = conn.dialect.name
         for party, ids in by_party.items():
-            for i in range(0, len(ids), _IN_CHUNK):
-                part = ids[i : i + _IN_CHUNK]
-                rows = conn.exec_driver_sql(_taken_select(dialect, len(part)), (party, *part))
-                taken.update((party, r[0]) for r in rows)
+            rows = conn.exec_driver_sql(_taken_select(dialect, len(ids)), (party, *ids))
+            taken.update((party, r[0]) for r in rows)
         return taken
 
     @staticmethod
@@ -2016,7 +1978,6 @@ class Meter:
         appended_of = dict(zip((id(j) for j in appending), results, strict=True))
         stores: list[_StoreOp] = []
         finals: list[tuple[Any, ...]] = []
-        now_us = _us(self.clock())
         for job in jobs:
             index: int | None = None
             leaf: bytes | None = None
@@ -2029,25 +1990,23 @@ class Meter:
             assert job.claim is not None
             assert job.amount is not None
             receipt = self._sign(job.body, index, leaf)
-            status = "REJECTED" if job.rejection else "RECORDED"
+            store = self._store_op(
+                job.claim,
+                job.reserve,
+                job.reserve,
+                job.amount,
+                job.outcome,
+                "REJECTED" if job.rejection else "RECORDED",
+                job.rejection,
+                job.record_bytes,
+                receipt,
+                index,
+                leaf,
+            )
             if job.row_inserted:
-                stores.append(
-                    self._store_op(
-                        job.claim,
-                        job.reserve,
-                        job.reserve,
-                        job.amount,
-                        job.outcome,
-                        status,
-                        job.rejection,
-                        job.record_bytes,
-                        receipt,
-                        index,
-                        leaf,
-                    )
-                )
+                stores.append(store)
             else:
-                finals.append(job.final_row(status, receipt, index, leaf, now_us))
+                finals.append(_final_row(job.values, store.params))
             job.receipt = receipt
         if stores:
             _store_rows(conn, stores)
