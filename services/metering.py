@@ -681,6 +681,20 @@ _CLAIM_COLUMNS = (
 )
 
 
+def _rows_insert(dialect: str, columns: Sequence[str], n: int) -> str:
+    """An INSERT of ``n`` rows into access_usage (positional, ``columns`` order)."""
+    row = "(" + _marks(dialect, len(columns)) + ")"
+    # Fixed fragments only (column names and placeholders); values are bound.
+    return "".join(
+        (
+            "INSERT INTO access_usage (",
+            ", ".join(columns),
+            ") VALUES ",
+            ", ".join(row for _ in range(n)),
+        )
+    )
+
+
 @functools.lru_cache(maxsize=512)
 def _claims_insert(dialect: str, n: int) -> str:
     """One INSERT of ``n`` claims that skips existing request ids (driver SQL, cached
@@ -690,16 +704,9 @@ def _claims_insert(dialect: str, n: int) -> str:
     while the write lock is held. The row count says whether all went in (the usual
     case); only otherwise are the inserted ids read back.
     """
-    row = "(" + _marks(dialect, len(_CLAIM_COLUMNS)) + ")"
-    # Fixed fragments only (column names and placeholders); values are bound.
-    return "".join(
-        (
-            "INSERT INTO access_usage (",
-            ", ".join(_CLAIM_COLUMNS),
-            ") VALUES ",
-            ", ".join(row for _ in range(n)),
-            " ON CONFLICT (consumer_party, request_id) DO NOTHING",
-        )
+    return (
+        _rows_insert(dialect, _CLAIM_COLUMNS, n)
+        + " ON CONFLICT (consumer_party, request_id) DO NOTHING"
     )
 
 
@@ -722,16 +729,7 @@ def _finals_insert(dialect: str, n: int) -> str:
     (PostgreSQL); the batch then rolls back and each call runs alone, where the
     claim INSERT finds that row.
     """
-    row = "(" + _marks(dialect, len(_FINAL_COLUMNS)) + ")"
-    # Fixed fragments only (column names and placeholders); values are bound.
-    return "".join(
-        (
-            "INSERT INTO access_usage (",
-            ", ".join(_FINAL_COLUMNS),
-            ") VALUES ",
-            ", ".join(row for _ in range(n)),
-        )
-    )
+    return _rows_insert(dialect, _FINAL_COLUMNS, n)
 
 
 @functools.lru_cache(maxsize=512)
@@ -740,7 +738,7 @@ def _taken_select(dialect: str, n: int) -> str:
     return "".join(
         (
             "SELECT request_id FROM access_usage WHERE consumer_party = ",
-            _marks(dialect, 1),
+            _mark(dialect),
             " AND request_id IN (",
             _marks(dialect, n),
             ")",
