@@ -33,6 +33,7 @@ from services.errors import FieldViolation, InvalidArgumentError
 from services.interceptors import current_principal
 from services.market import MarketDataPlane
 from services.metering import Receipt, UsageFilter, UsageGrouping, UsageItem, UsageSummary
+from services.metering_writer import writer_for
 from services.records import length_delimited
 from services.sources import FileFormat, FileLocation, FilterOp, Location, RowFilter, SqlLocation
 
@@ -235,14 +236,19 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
 
     @classmethod
     def for_node(cls, ctx: NodeContext) -> AccessServicer:
+        config = ctx.config
+        writer = writer_for(config, getattr(ctx.ledger, "add_tally", None))
+        if writer is not None:
+            ctx.processes.append(writer)
         return cls(
             MarketDataPlane(
                 ctx.engine,
                 ctx.ledger,
                 ctx.signer,
-                ctx.config.region,
-                ctx.config.data_dir,
-                max_message_bytes=ctx.config.limits.max_message_bytes,
+                config.region,
+                config.data_dir,
+                max_message_bytes=config.limits.max_message_bytes,
+                writer=writer,
             )
         )
 

@@ -81,6 +81,12 @@ class Limits:
     max_workers: int = 32
     # How long SIGTERM waits for in-flight calls before cancelling them.
     drain_grace_s: float = 10.0
+    # Commit lookups' and verifies' usage in a metering writer process beside the
+    # server (services/metering_writer.py) instead of in the server's own threads:
+    # their transactions then run outside the server's interpreter lock (see
+    # docs/access.md). Ignored for an in-memory SQLite database, which no other
+    # process can open.
+    metering_process: bool = True
 
 
 @dataclass(frozen=True)
@@ -417,6 +423,10 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
             max_message_bytes=int(limits_raw.get("max_message_bytes", Limits.max_message_bytes)),
             max_workers=int(limits_raw.get("max_workers", Limits.max_workers)),
             drain_grace_s=float(limits_raw.get("drain_grace_s", Limits.drain_grace_s)),
+            metering_process=_bool(
+                limits_raw.get("metering_process", Limits.metering_process),
+                "limits.metering_process",
+            ),
         )
         return NodeConfig(
             region=str(raw["region"]),
@@ -435,6 +445,12 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         raise ConfigError(str(exc.args[0]), "is required in node.toml") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError("config", str(exc)) from None
+
+
+def _bool(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(name, f"must be true or false, not {value!r}")
+    return value
 
 
 def _toml_str(value: str) -> str:

@@ -78,6 +78,7 @@ from services.metering import (
     LicenceTerms,
     Meter,
     Money,
+    OnceWriter,
     Outcome,
     Purpose,
     Quantity,
@@ -509,6 +510,8 @@ class DataPlane:
     max_message_bytes: int = 4 * 1024 * 1024
     clock: Callable[[], float] = time.time
     directory: LicenceDirectory | None = None
+    # Commits one-shot calls in the metering writer process (None: in this one).
+    writer: OnceWriter | None = None
     meter: Meter = field(init=False)
     _mask_secret: bytes = field(init=False)
     _active: dict[tuple[str, int], tuple[float, SourceInfo | None]] = field(init=False)
@@ -525,6 +528,7 @@ class DataPlane:
             rater=TariffRater(self._reads, self.region),
             clock=self.clock,
             reads=self._reads,
+            writer=self.writer,
         )
         self._refreshing = threading.Lock()
         self._readers: dict[tuple[str, str, str], Reader] = {}

@@ -63,6 +63,14 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
+def is_memory_database(url: str) -> bool:
+    """Whether ``url`` is an in-memory SQLite database (no other process can open it)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    return parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+
+
 def make_engine(url: str, *, pool_size: int = 8, echo: bool = False) -> Engine:
     """Build the engine for ``url`` with the node's durability settings applied."""
     url = normalise_url(url)

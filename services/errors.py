@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
@@ -65,6 +66,18 @@ class BashuError(Exception):
         if reason is not None:
             self.reason = reason
         self.metadata: dict[str, str] = dict(metadata or {})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take other constructor arguments than ``args`` holds, so an error
+        # crossing a process boundary (the metering writer) is rebuilt from its state.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[BashuError], args: tuple[Any, ...], state: dict[str, Any]) -> BashuError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidArgumentError(BashuError):

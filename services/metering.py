@@ -69,7 +69,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar, cast
 
 from bashu.access.v1 import access_pb2
 from bashu.common.v1 import common_pb2
@@ -563,18 +563,9 @@ class _Batcher:
             batch: list[_Pending[Any]] = []
             while self._queue and len(batch) < self._max_batch:
                 batch.append(self._queue.popleft())
-        conn: Connection | None = None
         try:
             if batch:
-                try:
-                    conn = self._engine.connect()
-                    with self._gate, conn.begin():
-                        self._execute(conn, batch)
-                        if self._before_commit is not None:
-                            self._before_commit(conn, batch)
-                except Exception:
-                    _close_quietly(conn)
-                    conn = self._one_by_one(batch)
+                self.commit_now(batch)
         except BaseException as exc:
             for p in batch:
                 if p.error is None:
@@ -585,10 +576,6 @@ class _Batcher:
                     )
             raise
         finally:
-            # Back to the pool: no connection outlives the batch, so a stopped node's
-            # disposed engine leaves nothing open.
-            if conn is not None:
-                conn.close()
             with self._cond:
                 if self._queue:
                     nxt = self._queue[0]
@@ -600,6 +587,27 @@ class _Batcher:
             for p in batch:
                 p.lead = False
                 p.done.set()
+
+    def commit_now(self, batch: list[_Pending[Any]]) -> None:
+        """Commit ``batch`` as one transaction in the calling thread, setting each
+        pending's result or error (the metering writer process calls this directly:
+        its batches arrive already grouped)."""
+        conn: Connection | None = None
+        try:
+            try:
+                conn = self._engine.connect()
+                with self._gate, conn.begin():
+                    self._execute(conn, batch)
+                    if self._before_commit is not None:
+                        self._before_commit(conn, batch)
+            except Exception:
+                _close_quietly(conn)
+                conn = self._one_by_one(batch)
+        finally:
+            # Back to the pool: no connection outlives the batch, so a stopped node's
+            # disposed engine leaves nothing open.
+            if conn is not None:
+                conn.close()
 
     @staticmethod
     def _execute(conn: Connection, batch: list[_Pending[Any]]) -> None:
@@ -630,6 +638,27 @@ class _Batcher:
                 conn = None
                 p.error = exc
         return conn
+
+
+class OnceJob(NamedTuple):
+    """A one-shot call as the metering writer process receives it: the caller's thread
+    has checked it against the licence's terms; the writer reads the same (immutable)
+    terms by name, so they do not cross the pipe."""
+
+    licence: str
+    call: CallSpec
+    amount: Quantity
+    outcome: Outcome
+    now_us: int
+    usage_id: str
+
+
+class OnceWriter(Protocol):
+    """Commits :class:`OnceJob` elsewhere (``services.metering_writer``)."""
+
+    def run(self, job: OnceJob) -> _Start:
+        """How ``job``'s claim ended, once committed (a CLAIMED start has its receipt)."""
+        ...
 
 
 def _close_quietly(conn: Connection | None) -> None:
@@ -1320,6 +1349,9 @@ class Meter:
     clock: Callable[[], float] = time.time
     lease_s: float = DEFAULT_LEASE_S
     reads: Engine | None = None  # see reading_engine (default: the engine itself)
+    # One-shot calls (lookups, verifies) committed by the metering writer process
+    # instead of in this one (``services.metering_writer``); None: here.
+    writer: OnceWriter | None = None
     _batcher: _Batcher = field(init=False)
     _template_cache: dict[
         tuple[str, str, AccessMode, tuple[str, ...], tuple[tuple[str, MaskingRule], ...]],
@@ -1936,14 +1968,21 @@ class Meter:
         append rolls the whole call back and its error propagates.
         """
         for _ in range(3):
-            job = _OnceOp(self, terms, call, amount, False, _us(self.clock()), new_usage_id())
-            job.prepare(outcome)
-            result = self._batcher.run(job, (0, self._start_bulk))
+            if self.writer is not None:
+                now_us = _us(self.clock())
+                sent = OnceJob(terms.licence, call, amount, outcome, now_us, new_usage_id())
+                result = self.writer.run(sent)
+                receipt = result.receipt
+            else:
+                job = _OnceOp(self, terms, call, amount, False, _us(self.clock()), new_usage_id())
+                job.prepare(outcome)
+                result = self._batcher.run(job, (0, self._start_bulk))
+                receipt = job.receipt
             assert isinstance(result, _Start)
             match result.kind:
                 case "CLAIMED":
-                    assert job.receipt is not None
-                    return job.receipt
+                    assert receipt is not None
+                    return receipt
                 case "REPLAY":
                     assert result.receipt is not None
                     return Replay(result.receipt, result.outcome)
@@ -1953,6 +1992,37 @@ class Meter:
             assert result.error is not None
             raise result.error
         raise AbortedError("could not claim the request; retry later", reason="REQUEST_IN_PROGRESS")
+
+    def commit_once(
+        self, directory: LicenceDirectory, jobs: Sequence[OnceJob]
+    ) -> list[_Start | BaseException]:
+        """The metering writer process's side of :meth:`once`: claim, rate, record and
+        sign ``jobs`` in ONE transaction (each failing alone as in :meth:`once`), and
+        say how each ended (a CLAIMED start carries its receipt)."""
+        answers: list[_Start | BaseException | None] = [None] * len(jobs)
+        pendings: list[tuple[int, _Pending[_Start]]] = []
+        for i, j in enumerate(jobs):
+            try:
+                op = _OnceOp(
+                    self, directory.terms(j.licence), j.call, j.amount, False, j.now_us, j.usage_id
+                )
+                op.prepare(j.outcome)
+            except Exception as exc:
+                answers[i] = exc
+                continue
+            pendings.append((i, _Pending(op, (0, self._start_bulk))))
+        if pendings:
+            self._batcher.commit_now([p for _, p in pendings])
+        for i, p in pendings:
+            if p.error is not None:
+                answers[i] = p.error
+                continue
+            result, ran = p.result, p.op
+            assert isinstance(result, _Start)
+            assert isinstance(ran, _OnceOp)
+            claimed = result.kind == "CLAIMED"
+            answers[i] = replace(result, receipt=ran.receipt) if claimed else result
+        return [a for a in answers if a is not None]
 
     def _record_once(self, conn: Connection, pendings: list[_Pending[Any]]) -> None:
         """Committing thread, inside the transaction that claimed them: append the records

@@ -19,6 +19,7 @@ SIGINT, then drains.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
@@ -69,6 +70,9 @@ class Node:
     federation: Federation | None = None
     # Other background loops of the services (the settlement scheduler).
     background: list[Any] = field(default_factory=list)
+    # Child processes (the metering writer): started at first use or by prewarm(),
+    # closed after the server drained, since in-flight calls still need them.
+    processes: list[Any] = field(default_factory=list)
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -86,6 +90,14 @@ class Node:
         for name in [*self.service_names, ""]:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
+    def prewarm(self) -> None:
+        """Start the child processes now rather than at their first use (the metering
+        writer at the first lookup or verify, which would otherwise wait ≈1 s for
+        it). ``bashu node serve`` does; a node that serves no such call never needs
+        them (most tests)."""
+        for process in self.processes:
+            process.start()
+
     def stop(self, grace: float | None = None) -> None:
         """Refuse new calls, let in-flight ones finish within ``grace``, then close."""
         if self._stopped.is_set():
@@ -101,6 +113,8 @@ class Node:
             self.federation.stop()
         grace = self.config.limits.drain_grace_s if grace is None else grace
         self.server.stop(grace).wait()
+        for process in self.processes:
+            process.close()
         self.ledger.close()
         self.engine.dispose()
         self.telemetry.shutdown()
@@ -151,6 +165,11 @@ def build_node(
         ledger = _default_ledger(engine, signer, config.origin, config.key_file, telemetry)
     else:
         ledger = ledger_factory(engine, signer, config.origin, config.key_file)
+        # The metering writer process builds the default ledger: a node given another
+        # one (tests that make the ledger fail) meters in its own threads.
+        config = dataclasses.replace(
+            config, limits=dataclasses.replace(config.limits, metering_process=False)
+        )
 
     auth_engine = readonly(engine)
 
@@ -222,6 +241,7 @@ def build_node(
         service_names=service_names,
         federation=federation,
         background=ctx.background,
+        processes=ctx.processes,
     )
 
 
@@ -247,6 +267,7 @@ def run_forever(
 ) -> None:
     """Serve until SIGTERM/SIGINT, then drain in-flight calls and exit cleanly."""
     node, _ = serve(config, telemetry=telemetry)
+    node.prewarm()
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:

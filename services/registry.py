@@ -48,6 +48,10 @@ class NodeContext:
     federation: Federation | None = None
     # Threads the node starts and stops with the server (start() and stop()).
     background: list[Any] = field(default_factory=list)
+    # Child processes (the metering writer), started at first use or by
+    # Node.prewarm() and closed once the server has drained, before the ledger and
+    # the database: start() and close().
+    processes: list[Any] = field(default_factory=list)
 
 
 SERVICE_NAMES = [

@@ -71,11 +71,13 @@ from services.errors import ConfigError
 
 __all__ = [
     "MODES",
+    "AppendTally",
     "MeteredLog",
     "RpcMetricsInterceptor",
     "Telemetry",
     "resolve_modes",
     "setup_telemetry",
+    "tally_appends",
 ]
 
 MODES = ("none", "console", "otlp")
@@ -224,6 +226,35 @@ def setup_telemetry(
 # --- the ledger, measured -------------------------------------------------------------------
 
 
+AppendTally = tuple[dict[tuple[str, bool], int], dict[tuple[int, str], list[int]]]
+"""Appends per (record kind, duplicate), and usage (calls, rows, bytes) per
+(access mode, consumer region): what :class:`MeteredLog` counts, as plain data."""
+
+
+def tally_appends(
+    datas: Sequence[bytes], results: Sequence[AppendResult], into: AppendTally | None = None
+) -> AppendTally:
+    """Tally a batch of appends (one counter call per attribute set afterwards, not four
+    per record: this runs inside the group commit's critical path)."""
+    appends, usage = into if into is not None else ({}, {})
+    for data, result in zip(datas, results, strict=True):
+        try:
+            record: record_pb2.LedgerRecord | None = record_pb2.LedgerRecord.FromString(data)
+        except DecodeError:
+            record = None
+        kind = (record.WhichOneof("payload") if record is not None else None) or "unknown"
+        appends[kind, result.duplicate] = appends.get((kind, result.duplicate), 0) + 1
+        if record is None or result.duplicate or kind != "usage_recorded":
+            continue
+        u = record.usage_recorded.usage_record
+        q = u.quantity
+        sums = usage.setdefault((u.access_mode, u.consumer_region), [0, 0, 0])
+        sums[0] += q.calls
+        sums[1] += q.rows
+        sums[2] += q.bytes
+    return appends, usage
+
+
 class MeteredLog(Log):
     """The node's :class:`~ledger.log.Log` with a span and counters around appends.
 
@@ -261,25 +292,12 @@ class MeteredLog(Log):
         return results
 
     def _count(self, datas: Sequence[bytes], results: Sequence[AppendResult]) -> None:
-        # Runs inside the group commit's critical path: tally the batch first and
-        # make one counter call per distinct attribute set, not four per record.
-        appends: dict[tuple[str, bool], int] = {}
-        usage: dict[tuple[int, str], list[int]] = {}
-        for data, result in zip(datas, results, strict=True):
-            try:
-                record: record_pb2.LedgerRecord | None = record_pb2.LedgerRecord.FromString(data)
-            except DecodeError:
-                record = None
-            kind = (record.WhichOneof("payload") if record is not None else None) or "unknown"
-            appends[kind, result.duplicate] = appends.get((kind, result.duplicate), 0) + 1
-            if record is None or result.duplicate or kind != "usage_recorded":
-                continue
-            u = record.usage_recorded.usage_record
-            q = u.quantity
-            sums = usage.setdefault((u.access_mode, u.consumer_region), [0, 0, 0])
-            sums[0] += q.calls
-            sums[1] += q.rows
-            sums[2] += q.bytes
+        self.add_tally(tally_appends(datas, results))
+
+    def add_tally(self, tally: AppendTally) -> None:
+        """Count appends tallied here or by another process of this node (the metering
+        writer process appends lookups' usage and sends its tallies back)."""
+        appends, usage = tally
         ins = self._instruments
         for (kind, duplicate), n in appends.items():
             ins.appends.add(n, {"record": kind, "duplicate": duplicate})

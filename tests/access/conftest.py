@@ -7,6 +7,8 @@ consumer with the terms a test needs (held requests are approved by the provider
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -205,10 +207,18 @@ class Market:
 
 
 def start_market(
-    tmp_path: Path, db_url: str, rows: int = 200, *, ledger_factory: Any = None
+    tmp_path: Path,
+    db_url: str,
+    rows: int = 200,
+    *,
+    ledger_factory: Any = None,
+    metering_process: bool = True,
 ) -> Market:
     data_dir = tmp_path / REGION
     config = make_node_config(data_dir, REGION, db_url)
+    config = dataclasses.replace(
+        config, limits=dataclasses.replace(config.limits, metering_process=metering_process)
+    )
     keys, _, party_ids = register_role_parties(db_url)
     engine = make_engine(db_url)
     with session_scope(engine) as session:
@@ -233,12 +243,19 @@ def start_market(
     return market
 
 
-@pytest.fixture
-def market(tmp_path: Path, db_url: str) -> Iterator[Market]:
-    m = start_market(tmp_path, db_url)
+@contextlib.contextmanager
+def running_market(tmp_path: Path, db_url: str, **options: Any) -> Iterator[Market]:
+    """:func:`start_market`, its clients closed and its node stopped afterwards."""
+    m = start_market(tmp_path, db_url, **options)
     try:
         yield m
     finally:
         for c in m.clients_:
             c.close()
         m.node.stop(grace=1.0)
+
+
+@pytest.fixture
+def market(tmp_path: Path, db_url: str) -> Iterator[Market]:
+    with running_market(tmp_path, db_url) as m:
+        yield m

@@ -1,5 +1,9 @@
 """Concurrency and exactly-once: quotas hold under many clients, retries never meter
-twice, and a stream the client breaks records exactly the batches delivered."""
+twice, and a stream the client breaks records exactly the batches delivered.
+
+Every test runs twice: one-shot calls committed by the metering writer process (the
+node's default) and in the server's own threads (a node on an in-memory database,
+or built with another ledger)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -18,7 +23,13 @@ from clients.sdk.access import Receipt
 from clients.sdk.errors import BashuRpcError
 from services.db import is_sqlite, make_engine
 from services.records import decode_record
-from tests.access.conftest import Market, id_number, people
+from tests.access.conftest import Market, id_number, people, running_market
+
+
+@pytest.fixture(params=["writer-process", "in-process"])
+def market(request: pytest.FixtureRequest, tmp_path: Path, db_url: str) -> Iterator[Market]:
+    with running_market(tmp_path, db_url, metering_process=request.param == "writer-process") as m:
+        yield m
 
 
 def _usage_entries(market: Market) -> int:
