@@ -45,7 +45,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -110,6 +110,30 @@ class _Slot:
         self.done.acquire()
 
 
+class _Child:
+    """One child process and what was sent to it and not yet answered."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], conn: Connection) -> None:
+        self.proc = proc
+        self.conn = conn
+        # Sent and not answered, oldest first: answers come back in the same order.
+        self.inflight: deque[list[_Slot]] = deque()
+        self.lost = False  # its in-flight calls were failed; it gets no more
+        self.receiver: threading.Thread | None = None
+        # A write and the close never overlap: a descriptor closed under a writer can
+        # be reused at once by another socket or file of the server, which would then
+        # receive the rest of the message.
+        self.send_lock = threading.Lock()
+
+    def send(self, message: object) -> None:
+        with self.send_lock:
+            self.conn.send(message)
+
+    def close(self) -> None:
+        with self.send_lock:
+            self.conn.close()
+
+
 class MeteringWriter:
     """The server's handle on its metering writer process (thread-safe).
 
@@ -122,33 +146,33 @@ class MeteringWriter:
     """
 
     def __init__(
-        self, spec: WriterSpec, on_tally: Callable[[AppendTally], None] | None = None
+        self,
+        spec: WriterSpec,
+        on_tally: Callable[[AppendTally], None] | None = None,
+        *,
+        command: Sequence[str] = (sys.executable, "-m", "services.metering_writer"),
     ) -> None:
         self._spec = spec
         self._on_tally = on_tally
-        self._lock = threading.Lock()
+        self._command = list(command)  # the child's descriptor number is appended
+        self._lock = threading.Lock()  # guards everything below
         self._queue: list[_Slot] = []
         self._sending = False
-        self._send_lock = threading.Lock()  # a send and a close never overlap
-        # Sent and not yet answered, oldest first, with the connection they went down.
-        self._inflight: deque[tuple[Connection, list[_Slot]]] = deque()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._conn: Connection | None = None
-        self._receiver: threading.Thread | None = None
+        self._child: _Child | None = None
         self._closed = False
 
     def start(self) -> None:
         """Start the child now, so the first call does not wait for its imports."""
         with self._lock:
-            if self._conn is None and not self._closed:
+            if self._child is None and not self._closed:
                 self._spawn()
 
-    def _spawn(self) -> Connection:
+    def _spawn(self) -> _Child:
         """Start a child (the lock is held)."""
         ours, theirs = socket.socketpair()
         try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "services.metering_writer", str(theirs.fileno())],
+            proc = subprocess.Popen(
+                [*self._command, str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
             )
@@ -157,13 +181,13 @@ class MeteringWriter:
             raise
         finally:
             theirs.close()
-        conn = self._conn = Connection(ours.detach())
-        conn.send(self._spec)
-        self._receiver = threading.Thread(
-            target=self._receive, args=(conn,), name="metering-writer-rx", daemon=True
+        child = self._child = _Child(proc, Connection(ours.detach()))
+        child.send(self._spec)
+        child.receiver = threading.Thread(
+            target=self._receive, args=(child,), name="metering-writer-rx", daemon=True
         )
-        self._receiver.start()
-        return conn
+        child.receiver.start()
+        return child
 
     def run(self, job: OnceJob) -> Any:
         """Commit ``job`` in the child; its answer once the transaction committed."""
@@ -191,32 +215,33 @@ class MeteringWriter:
                         self._sending = False
                         return
                     try:
-                        conn = self._conn or self._spawn()
-                    except OSError as exc:
+                        child = self._child or self._spawn()
+                    except Exception as exc:
                         log.error("could not start the metering writer process: %s", exc)
                         _fail(batch, _stopped())
                         continue
                     # In flight before it is sent: the receiver must find what it answers.
-                    self._inflight.append((conn, batch))
+                    child.inflight.append(batch)
                 try:
-                    with self._send_lock:
-                        conn.send([s.job for s in batch])
-                except Exception:  # the child is gone (or the pipe closed by _lost)
-                    self._lost(conn)
+                    child.send([s.job for s in batch])
+                except Exception:  # the child is gone, or its pipe broke
+                    self._lost(child)
         except BaseException:
             with self._lock:  # let the next caller send: never leave the queue stranded
                 self._sending = False
             raise
 
-    def _receive(self, conn: Connection) -> None:
+    def _receive(self, child: _Child) -> None:
         """The receiver thread of one child: answer its callers until it stops."""
         try:
             while True:
                 replies: list[list[Any]]
-                replies, tally = conn.recv()
+                replies, tally = child.conn.recv()
                 for answers in replies:
                     with self._lock:
-                        _, batch = self._inflight.popleft()
+                        if child.lost:  # its callers were answered already
+                            return
+                        batch = child.inflight.popleft()
                     if len(answers) != len(batch):
                         _fail(batch, _stopped())
                         raise RuntimeError(f"{len(answers)} answers to {len(batch)} calls")
@@ -229,61 +254,57 @@ class MeteringWriter:
                 if tally is not None and self._on_tally is not None:
                     self._on_tally(tally)
         except (EOFError, OSError):
-            self._lost(conn)
+            pass
         except BaseException:
             # Never leave callers waiting on a child we no longer understand.
             log.exception("the metering writer's answer could not be read")
-            self._lost(conn)
         finally:
-            # Only this thread closes the pipe (it is the one reading it), and not
-            # while a sender writes to it: the descriptor could be reused by the next
-            # child's socket, which would then receive half a message.
-            with self._send_lock:
-                conn.close()
+            self._lost(child)
+            child.close()  # only here: this thread is the one reading it
 
-    def _lost(self, conn: Connection) -> None:
-        """The child behind ``conn`` stopped (or must: its pipe failed): fail what it had
-        not answered (none of it was acknowledged; whether it committed is for the
-        retry, with the same request id, to find out) and let the next call start a
-        new child. The receiver closes ``conn`` once it reads the end of it."""
+    def _lost(self, child: _Child) -> None:
+        """``child`` stopped (or must: its pipe failed): fail what it had not answered
+        (none of it was acknowledged; whether it committed is for the retry, with the
+        same request id, to find out) and let the next call start a new child."""
         with self._lock:
-            lost = [b for c, b in self._inflight if c is conn]
-            self._inflight = deque((c, b) for c, b in self._inflight if c is not conn)
-            proc = None
-            if self._conn is conn:
-                self._conn = None
-                proc, self._proc = self._proc, None
+            if child.lost:
+                return
+            child.lost = True
+            lost, child.inflight = list(child.inflight), deque()
+            if self._child is child:
+                self._child = None
             closed = self._closed
         if lost or not closed:
             log.error("the metering writer process stopped with %d batches in flight", len(lost))
         for batch in lost:
             _fail(batch, _stopped())
-        if proc is not None:
-            proc.kill()  # it may still run if the pipe, not the child, failed
-            proc.wait()
+        if child.proc.poll() is None and not closed:
+            child.proc.kill()  # it may still run if the pipe, not the child, failed
+        child.proc.wait()
 
     def close(self) -> None:
         """Stop the child once it answered everything (call after the server drained)."""
         with self._lock:
             self._closed = True
-            conn, proc, receiver = self._conn, self._proc, self._receiver
-            self._conn = self._proc = None
-        if conn is not None:
-            with contextlib.suppress(OSError), self._send_lock:
-                conn.send(None)
-        if proc is not None:
-            try:
-                proc.wait(timeout=_STOP_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if receiver is not None:
-            receiver.join()  # the child is gone, so its pipe has ended
+            child = self._child
+        if child is None:
+            return
+        with contextlib.suppress(OSError):
+            child.send(None)
+        try:
+            child.proc.wait(timeout=_STOP_S)
+        except subprocess.TimeoutExpired:
+            child.proc.kill()
+        if child.receiver is not None:
+            child.receiver.join()  # the child is gone, so its pipe has ended
+        with self._lock:
+            if self._child is child:
+                self._child = None
 
     @property
     def pid(self) -> int | None:
-        proc = self._proc
-        return proc.pid if proc is not None else None
+        child = self._child
+        return child.proc.pid if child is not None else None
 
 
 def writer_for(

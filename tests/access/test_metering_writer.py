@@ -14,6 +14,7 @@ import dataclasses
 import os
 import pickle
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from ledger.log import Log
 from services import errors
 from services.config import load_config
 from services.errors import ConfigError
-from services.metering_writer import MeteringWriter, writer_for
+from services.metering import AccessMode, CallSpec, OnceJob, Outcome, Quantity
+from services.metering_writer import MeteringWriter, WriterSpec, writer_for
 from services.node import build_node
 from services.records import decode_record
 from tests.access.conftest import Market, id_number, start_market
@@ -238,3 +240,75 @@ def test_a_stopped_node_s_writer_refuses_calls(tmp_path: Path, db_url: str) -> N
     with pytest.raises(errors.UnavailableError) as info:
         writer.run(job)  # type: ignore[arg-type]
     assert info.value.reason == "NODE_DRAINING"
+
+
+# --- children that misbehave (real processes speaking the pipe's protocol) -------------
+
+_CHILD = """
+import sys
+from multiprocessing.connection import Connection
+conn = Connection(int(sys.argv[-1]))
+conn.recv()  # the spec
+{body}
+"""
+
+
+def _odd_writer(body: str) -> MeteringWriter:
+    spec = WriterSpec("sqlite:///unused.db", Path("unused.key"), "o", "sc")
+    return MeteringWriter(spec, command=(sys.executable, "-c", _CHILD.format(body=body)))
+
+
+def _job(n: int) -> OnceJob:
+    return OnceJob(
+        "regions/sc/licences/x",
+        CallSpec("regions/sc/parties/p", f"r{n}", AccessMode.LOOKUP, "f"),
+        Quantity(1, 1, 1),
+        Outcome(),
+        0,
+        f"u{n}",
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "sys.exit(3)",  # dies before reading anything
+        "conn.recv(); sys.exit(3)",  # dies with the batch in flight
+        "jobs = conn.recv(); conn.send(([[None] * (len(jobs) + 1)], None))",  # miscounts
+        "jobs = conn.recv(); conn.send('garbage')",  # says something else entirely
+    ],
+)
+def test_a_child_that_fails_fails_its_calls_and_never_strands_them(body: str) -> None:
+    writer = _odd_writer(body)
+    try:
+        for n in range(3):  # each call meets a new child (the last one is gone)
+            with pytest.raises(errors.UnavailableError) as info:
+                writer.run(_job(n))
+            assert info.value.reason == "METERING_WRITER_STOPPED"
+    finally:
+        writer.close()
+
+
+def test_answers_reach_their_own_callers_under_concurrency() -> None:
+    # The child answers each call with its own request id, after a pause that makes
+    # calls queue: every caller must get its own answer back.
+    writer = _odd_writer(
+        "import time\n"
+        "while (jobs := conn.recv()) is not None:\n"
+        "    time.sleep(0.002)\n"
+        "    conn.send(([[j.call.request_id for j in jobs]], None))\n"
+    )
+    got: dict[int, object] = {}
+
+    def call(n: int) -> None:
+        got[n] = writer.run(_job(n))
+
+    try:
+        threads = [threading.Thread(target=call, args=(n,)) for n in range(200)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        writer.close()
+    assert got == {n: f"r{n}" for n in range(200)}
