@@ -335,21 +335,22 @@ def _fail(batch: list[_Slot], error: BaseException) -> None:
 
 
 def _portable(answer: Any) -> Any:
-    """An answer the parent can unpickle: an unexpected error becomes INTERNAL, with
-    its details logged here (where the traceback is)."""
+    """An answer the parent can unpickle. An error crosses whole, so the caller gets
+    what the in-process writer would have raised (a database or ledger failure
+    included: the server maps it to a status as usual); one that does not survive
+    pickling becomes INTERNAL. Unexpected errors are logged here, with the traceback
+    that does not cross."""
     if not isinstance(answer, BaseException):
         return answer
-    if isinstance(answer, BashuError):
-        try:
-            # Our own bytes, just made: the check is whether they unpickle at all.
-            pickle.loads(pickle.dumps(answer))  # noqa: S301
-        except Exception:
-            log.exception("metering writer: an error that does not cross the pipe")
-        else:
-            return answer
-    else:
+    if not isinstance(answer, BashuError):
         log.error("metering writer: %r", answer, exc_info=answer)
-    return BashuError(f"the metering writer failed: {type(answer).__name__}", reason="INTERNAL")
+    try:
+        # Our own bytes, just made: the check is whether they unpickle at all.
+        pickle.loads(pickle.dumps(answer))  # noqa: S301
+    except Exception:
+        log.exception("metering writer: an error that does not cross the pipe")
+        return BashuError(f"the metering writer failed: {type(answer).__name__}")
+    return answer
 
 
 def serve(conn: Connection) -> None:

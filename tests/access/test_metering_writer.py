@@ -312,3 +312,22 @@ def test_answers_reach_their_own_callers_under_concurrency() -> None:
     finally:
         writer.close()
     assert got == {n: f"r{n}" for n in range(200)}
+
+
+class _Unpicklable(Exception):
+    def __init__(self, a: str, b: str) -> None:  # pickling rebuilds it with one argument
+        super().__init__(f"{a}/{b}")
+
+
+def test_the_child_sends_errors_whole_or_as_internal() -> None:
+    from ledger.errors import StorageError
+    from services.errors import status_for
+    from services.metering_writer import _portable
+
+    stored = _portable(StorageError("connection lost"))
+    assert isinstance(stored, StorageError)
+    assert status_for(stored) == status_for(StorageError("connection lost"))
+    odd = _portable(_Unpicklable("a", "b"))
+    assert type(odd) is errors.BashuError
+    assert odd.reason == "INTERNAL"
+    assert _portable("CLAIMED") == "CLAIMED"
