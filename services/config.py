@@ -467,6 +467,8 @@ def render_config(region: str, listen: str, database_url: str, key_file: str) ->
         f"key_file = {_toml_str(key_file)}\n"
         "\n[limits]\n"
         f"max_message_bytes = {Limits.max_message_bytes}\n"
+        "# Lookups' and verifies' usage committed by a child process (docs/access.md).\n"
+        "metering_process = true\n"
         "\n[ledger]\n"
         "checkpoint_interval_s = 10.0\n"
     )

@@ -24,8 +24,6 @@ from clients.sdk.access import Receipt
 from clients.sdk.errors import BashuRpcError
 from ledger.log import Log
 from services import errors
-from services.config import load_config
-from services.errors import ConfigError
 from services.metering import AccessMode, CallSpec, OnceJob, Outcome, Quantity
 from services.metering_writer import MeteringWriter, WriterSpec, writer_for
 from services.node import build_node
@@ -194,20 +192,6 @@ def test_nodes_that_cannot_share_their_ledger_meter_in_process(tmp_path: Path, d
         config, limits=dataclasses.replace(config.limits, metering_process=False)
     )
     assert writer_for(off) is None
-
-
-def test_metering_process_must_be_a_boolean(tmp_path: Path) -> None:
-    cfg = tmp_path / "node.toml"
-    cfg.write_text(
-        'region = "sc"\ndatabase_url = "sqlite:///x.db"\n[limits]\nmetering_process = "yes"\n'
-    )
-    with pytest.raises(ConfigError) as info:
-        load_config(cfg)
-    assert info.value.field == "limits.metering_process"
-    cfg.write_text(
-        'region = "sc"\ndatabase_url = "sqlite:///x.db"\n[limits]\nmetering_process = false\n'
-    )
-    assert load_config(cfg).limits.metering_process is False
 
 
 @pytest.mark.parametrize(

@@ -89,3 +89,14 @@ def _write(tmp_path: Path, extra: str) -> Path:
     path = tmp_path / "node.toml"
     path.write_text(BASE + extra, encoding="utf-8")
     return path
+
+
+def test_a_fresh_config_names_the_metering_process_setting(tmp_path: Path) -> None:
+    cfg = tmp_path / "node.toml"
+    cfg.write_text(BASE)
+    assert "metering_process = true" in BASE
+    assert load_config(cfg).limits.metering_process is True
+    cfg.write_text(BASE.replace("metering_process = true", "metering_process = 1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg)
+    assert info.value.field == "limits.metering_process"
