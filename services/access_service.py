@@ -36,6 +36,7 @@ from services.metering import Receipt, UsageFilter, UsageGrouping, UsageItem, Us
 from services.metering_writer import writer_for
 from services.records import length_delimited
 from services.sources import FileFormat, FileLocation, FilterOp, Location, RowFilter, SqlLocation
+from services.telemetry import MeteredLog
 
 if TYPE_CHECKING:
     from services.market import Market
@@ -237,7 +238,9 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
     @classmethod
     def for_node(cls, ctx: NodeContext) -> AccessServicer:
         config = ctx.config
-        writer = writer_for(config, getattr(ctx.ledger, "add_tally", None))
+        ledger = ctx.ledger
+        counted = ledger.add_tally if isinstance(ledger, MeteredLog) else None
+        writer = writer_for(config, ctx.signer, counted)
         if writer is not None:
             ctx.processes.append(writer)
         return cls(

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 __all__ = [
+    "is_memory_database",
     "is_sqlite",
     "make_engine",
     "normalise_url",

@@ -1350,7 +1350,9 @@ class Meter:
     lease_s: float = DEFAULT_LEASE_S
     reads: Engine | None = None  # see reading_engine (default: the engine itself)
     # One-shot calls (lookups, verifies) committed by the metering writer process
-    # instead of in this one (``services.metering_writer``); None: here.
+    # instead of in this one (``services.metering_writer``); None: here. The child
+    # builds the node's own parts (SQL licence directory, tariff rater, system
+    # clock), so a Meter given other ones must leave this None.
     writer: OnceWriter | None = None
     _batcher: _Batcher = field(init=False)
     _template_cache: dict[
@@ -2022,7 +2024,11 @@ class Meter:
             assert isinstance(ran, _OnceOp)
             claimed = result.kind == "CLAIMED"
             answers[i] = replace(result, receipt=ran.receipt) if claimed else result
-        return [a for a in answers if a is not None]
+        # One answer per job, in order: the writer process slices them by message.
+        done = [a for a in answers if a is not None]
+        if len(done) != len(jobs):
+            raise AssertionError(f"{len(jobs) - len(done)} of {len(jobs)} calls unanswered")
+        return done
 
     def _record_once(self, conn: Connection, pendings: list[_Pending[Any]]) -> None:
         """Committing thread, inside the transaction that claimed them: append the records

@@ -72,7 +72,7 @@ class Node:
     background: list[Any] = field(default_factory=list)
     # Child processes (the metering writer): started at first use or by prewarm(),
     # closed after the server drained, since in-flight calls still need them.
-    processes: list[Any] = field(default_factory=list)
+    processes: list[registry.ChildProcess] = field(default_factory=list)
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     @property

@@ -9,7 +9,7 @@ whole API's shape is visible through reflection from the first release.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from bashu.access.v1 import access_pb2
@@ -38,6 +38,16 @@ from services.settlement_service import SettlementScheduler, SettlementServicer,
 __all__ = ["SERVICE_NAMES", "NodeContext", "register_services"]
 
 
+class ChildProcess(Protocol):
+    """A process the node runs beside its server (the metering writer)."""
+
+    def start(self) -> None:
+        """Start it now rather than at first use (never raises: logs)."""
+
+    def close(self) -> None:
+        """Stop it; called once the server has drained."""
+
+
 @dataclass(frozen=True)
 class NodeContext:
     config: NodeConfig
@@ -51,7 +61,7 @@ class NodeContext:
     # Child processes (the metering writer), started at first use or by
     # Node.prewarm() and closed once the server has drained, before the ledger and
     # the database: start() and close().
-    processes: list[Any] = field(default_factory=list)
+    processes: list[ChildProcess] = field(default_factory=list)
 
 
 SERVICE_NAMES = [

@@ -2,8 +2,8 @@
 twice, and a stream the client breaks records exactly the batches delivered.
 
 Every test runs twice: one-shot calls committed by the metering writer process (the
-node's default) and in the server's own threads (a node on an in-memory database,
-or built with another ledger)."""
+node's default) and in the server's own threads (``limits.metering_process =
+false``, as for a node on an in-memory database or built with another ledger)."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from clients.sdk.access import Receipt
 from clients.sdk.errors import BashuRpcError
 from ledger.log import Log
 from services import errors
+from services.keys import load_region_key
 from services.metering import AccessMode, CallSpec, OnceJob, Outcome, Quantity
 from services.metering_writer import MeteringWriter, WriterSpec, writer_for
 from services.node import build_node
@@ -168,6 +169,7 @@ def test_the_child_starts_when_first_needed_and_stops_after_the_node(
 def test_prewarm_starts_the_child_before_any_call(tmp_path: Path, db_url: str) -> None:
     node = build_node(make_node_config(tmp_path / "sc", "sc", db_url))
     [writer] = node.processes
+    assert isinstance(writer, MeteringWriter)
     try:
         node.start()
         node.prewarm()
@@ -181,17 +183,18 @@ def test_prewarm_starts_the_child_before_any_call(tmp_path: Path, db_url: str) -
 
 def test_nodes_that_cannot_share_their_ledger_meter_in_process(tmp_path: Path, db_url: str) -> None:
     config = make_node_config(tmp_path / "sc", "sc", db_url)
-    assert isinstance(writer_for(config), MeteringWriter)
+    signer = load_region_key(config.key_file)
+    assert isinstance(writer_for(config, signer), MeteringWriter)
     node = build_node(config, ledger_factory=lambda e, s, o, k: Log(e, s, o))
     assert node.processes == []
     assert node.config.limits.metering_process is False
     node.stop(grace=0)
     for url in ("sqlite://", "sqlite:///:memory:", "sqlite:///file:m?mode=memory&uri=true"):
-        assert writer_for(dataclasses.replace(config, database_url=url)) is None
+        assert writer_for(dataclasses.replace(config, database_url=url), signer) is None
     off = dataclasses.replace(
         config, limits=dataclasses.replace(config.limits, metering_process=False)
     )
-    assert writer_for(off) is None
+    assert writer_for(off, signer) is None
 
 
 @pytest.mark.parametrize(
@@ -235,10 +238,11 @@ conn = Connection(int(sys.argv[-1]))
 conn.recv()  # the spec
 {body}
 """
+_READY = 'conn.send("ready")\n'
 
 
 def _odd_writer(body: str) -> MeteringWriter:
-    spec = WriterSpec("sqlite:///unused.db", Path("unused.key"), "o", "sc")
+    spec = WriterSpec("sqlite:///unused.db", "o", "sc", "not a key")
     return MeteringWriter(spec, command=(sys.executable, "-c", _CHILD.format(body=body)))
 
 
@@ -256,10 +260,10 @@ def _job(n: int) -> OnceJob:
 @pytest.mark.parametrize(
     "body",
     [
-        "sys.exit(3)",  # dies before reading anything
-        "conn.recv(); sys.exit(3)",  # dies with the batch in flight
-        "jobs = conn.recv(); conn.send(([[None] * (len(jobs) + 1)], None))",  # miscounts
-        "jobs = conn.recv(); conn.send('garbage')",  # says something else entirely
+        _READY + "sys.exit(3)",  # dies before reading anything
+        _READY + "conn.recv(); sys.exit(3)",  # dies with the batch in flight
+        _READY + "jobs = conn.recv(); conn.send(([[None] * (len(jobs) + 1)], None))",
+        _READY + "jobs = conn.recv(); conn.send('garbage')",  # something else entirely
     ],
 )
 def test_a_child_that_fails_fails_its_calls_and_never_strands_them(body: str) -> None:
@@ -277,7 +281,7 @@ def test_answers_reach_their_own_callers_under_concurrency() -> None:
     # The child answers each call with its own request id, after a pause that makes
     # calls queue: every caller must get its own answer back.
     writer = _odd_writer(
-        "import time\n"
+        _READY + "import time\n"
         "while (jobs := conn.recv()) is not None:\n"
         "    time.sleep(0.002)\n"
         "    conn.send(([[j.call.request_id for j in jobs]], None))\n"
@@ -315,3 +319,24 @@ def test_the_child_sends_errors_whole_or_as_internal() -> None:
     assert type(odd) is errors.BashuError
     assert odd.reason == "INTERNAL"
     assert _portable("CLAIMED") == "CLAIMED"
+
+
+def test_a_child_that_cannot_start_is_not_restarted_for_every_call(tmp_path: Path) -> None:
+    # It says why it cannot start (as the real one does when, say, the database is
+    # unreachable), and counts its starts in a file.
+    starts = tmp_path / "starts"
+    writer = _odd_writer(
+        f"open({str(starts)!r}, 'a').write('x')\nconn.send('OperationalError: no database')\n"
+    )
+    try:
+        reasons = []
+        for n in range(5):
+            with pytest.raises(errors.UnavailableError) as info:
+                writer.run(_job(n))
+            reasons.append((info.value.reason, "no database" in info.value.message))
+    finally:
+        writer.close()
+    # Every call fails naming the cause; after the first, at once, without starting
+    # a child each (the back-off starts at half a second).
+    assert reasons == [("METERING_WRITER_STOPPED", True)] * 5
+    assert starts.read_text() == "x"
