@@ -32,11 +32,16 @@ from services.dataplane import (
 from services.errors import FieldViolation, InvalidArgumentError
 from services.interceptors import current_principal
 from services.market import MarketDataPlane
-from services.metering import Receipt, UsageFilter, UsageGrouping, UsageItem, UsageSummary
-from services.metering_writer import writer_for
+from services.metering import (
+    OnceWriter,
+    Receipt,
+    UsageFilter,
+    UsageGrouping,
+    UsageItem,
+    UsageSummary,
+)
 from services.records import length_delimited
 from services.sources import FileFormat, FileLocation, FilterOp, Location, RowFilter, SqlLocation
-from services.telemetry import MeteredLog
 
 if TYPE_CHECKING:
     from services.market import Market
@@ -221,9 +226,12 @@ class _SwapReadDataSerializer:
         cast(Any, self._server).add_registered_method_handlers(service, handlers)
 
 
-def add_access_service(server: grpc.Server, ctx: NodeContext) -> AccessServicer:
-    """Register the AccessService of the node ``ctx`` describes on ``server``."""
-    servicer = AccessServicer.for_node(ctx)
+def add_access_service(
+    server: grpc.Server, ctx: NodeContext, writer: OnceWriter | None = None
+) -> AccessServicer:
+    """Register the AccessService of the node ``ctx`` describes on ``server``
+    (one-shot calls committed by ``writer``, the metering writer process, if given)."""
+    servicer = AccessServicer.for_node(ctx, writer)
     access_pb2_grpc.add_AccessServiceServicer_to_server(servicer, _SwapReadDataSerializer(server))
     return servicer
 
@@ -236,21 +244,15 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
         self.market: Market | None = None
 
     @classmethod
-    def for_node(cls, ctx: NodeContext) -> AccessServicer:
-        config = ctx.config
-        ledger = ctx.ledger
-        counted = ledger.add_tally if isinstance(ledger, MeteredLog) else None
-        writer = writer_for(config, ctx.signer, counted)
-        if writer is not None:
-            ctx.processes.append(writer)
+    def for_node(cls, ctx: NodeContext, writer: OnceWriter | None = None) -> AccessServicer:
         return cls(
             MarketDataPlane(
                 ctx.engine,
                 ctx.ledger,
                 ctx.signer,
-                config.region,
-                config.data_dir,
-                max_message_bytes=config.limits.max_message_bytes,
+                ctx.config.region,
+                ctx.config.data_dir,
+                max_message_bytes=ctx.config.limits.max_message_bytes,
                 writer=writer,
             )
         )

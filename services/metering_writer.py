@@ -60,8 +60,8 @@ from services.dataplane import SqlLicenceDirectory, TariffRater
 from services.db import is_memory_database, make_engine
 from services.errors import BashuError, UnavailableError
 from services.market import RelayMeter
-from services.metering import Meter, OnceJob, reading_engine
-from services.telemetry import AppendTally, tally_appends
+from services.metering import OnceJob, reading_engine
+from services.telemetry import AppendTally, MeteredLog, tally_appends
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,6 @@ class WriterSpec:
     # restart, and the child must sign with the server's key until then). It only
     # crosses the socketpair between the two processes; never printed.
     skey: str = field(repr=False)
-    # A node of the federated market meters relayed calls with RelayMeter (its usage
-    # records name the consumer's region); the child must write the same records.
-    relay: bool = True
 
 
 class _TallyingLog(Log):
@@ -194,7 +191,7 @@ class MeteringWriter:
         self._closed = False
         self._backoff = 0.0  # after a failed start: how long the next one waits
         self._retry_at = 0.0  # time.monotonic() before which no child is started
-        self._start_error = ""
+        self._start_failure: Callable[[], BaseException] = _stopped  # why, meanwhile
 
     def start(self) -> None:
         """Start the child now, so the first call does not wait for its imports. A
@@ -309,11 +306,7 @@ class MeteringWriter:
         if self._closed:
             return _draining
         if child is None and time.monotonic() < self._retry_at:
-            message = self._start_error
-            return lambda: UnavailableError(
-                f"the metering writer could not start ({message}); retrying shortly",
-                reason="METERING_WRITER_STOPPED",
-            )
+            return self._start_failure
         return None
 
     def _failed_start(self, message: str) -> Callable[[], BaseException]:
@@ -321,11 +314,11 @@ class MeteringWriter:
         until the back-off ends, instead of each paying for a new interpreter."""
         self._backoff = min(max(self._backoff * 2, _BACKOFF_S[0]), _BACKOFF_S[1])
         self._retry_at = time.monotonic() + self._backoff
-        self._start_error = message
         log.error("the metering writer process did not start: %s", message)
-        return lambda: UnavailableError(
+        self._start_failure = lambda: UnavailableError(
             f"the metering writer could not start ({message})", reason="METERING_WRITER_STOPPED"
         )
+        return self._start_failure
 
     def _receive(self, child: _Child) -> None:
         """The receiver thread of one child: answer its callers until it stops."""
@@ -420,16 +413,16 @@ class MeteringWriter:
 
 
 def writer_for(
-    config: NodeConfig, signer: Signer, on_tally: Callable[[AppendTally], None] | None = None
+    config: NodeConfig, signer: Signer, ledger: Log | None = None
 ) -> MeteringWriter | None:
-    """The metering writer a node with ``config`` and region key ``signer`` runs (not
-    started), or None if it meters in its own threads (turned off, or a database
-    only it can open). ``on_tally`` receives what the child appended, for metrics."""
+    """The metering writer a node with ``config``, region key ``signer`` and ``ledger``
+    runs (not started), or None if it meters in its own threads (turned off, or a
+    database only it can open). A measured ledger counts what the child appends."""
     if not config.limits.metering_process or is_memory_database(config.database_url):
         return None
     return MeteringWriter(
         WriterSpec(config.database_url, config.origin, config.region, signer.skey()),
-        on_tally,
+        ledger.add_tally if isinstance(ledger, MeteredLog) else None,
     )
 
 
@@ -477,7 +470,9 @@ def serve(conn: Connection) -> None:
         # Appends only: no checkpoint is verified here, so no retired keys are needed.
         ledger = _TallyingLog(engine, signer, spec.origin)
         reads = reading_engine(engine)
-        meter = (RelayMeter if spec.relay else Meter)(
+        # The node's meter is a RelayMeter (usage records of relayed calls name the
+        # consumer's region): the child must write the same records.
+        meter = RelayMeter(
             engine,
             ledger,
             signer,

@@ -32,6 +32,7 @@ from services.federation_service import FederationServicer
 from services.ledger_service import LedgerServicer
 from services.licensing_service import LedgerLicensingRecorder, LicensingServicer
 from services.market import Market, MarketLicensing
+from services.metering_writer import writer_for
 from services.outbox import keep_in_inbox
 from services.settlement_service import SettlementScheduler, SettlementServicer, build_settlement
 
@@ -118,7 +119,12 @@ def register_services(server: grpc.Server, ctx: NodeContext) -> list[str]:
     catalog_servicer, licensing_servicer = _catalog_and_licensing(ctx)
     catalog_pb2_grpc.add_CatalogServiceServicer_to_server(catalog_servicer, server)
     licensing_pb2_grpc.add_LicensingServiceServicer_to_server(licensing_servicer, server)
-    access_servicer = add_access_service(server, ctx)
+    # Lookups' and verifies' usage is committed by a child process (started at first
+    # use or by Node.prewarm, closed after the server drained).
+    writer = writer_for(ctx.config, ctx.signer, ctx.ledger)
+    if writer is not None:
+        ctx.processes.append(writer)
+    access_servicer = add_access_service(server, ctx, writer)
     market = catalog_servicer.market
     assert market is not None
     access_servicer.market = market
