@@ -19,10 +19,13 @@ PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``); a plain
 
 from __future__ import annotations
 
+import logging
+import random
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as _sa_create_engine
@@ -31,15 +34,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 __all__ = [
+    "TRANSIENT_TRIES",
     "is_memory_database",
     "is_sqlite",
+    "is_transient",
     "make_engine",
     "normalise_url",
     "read_scope",
     "readonly",
+    "retry_transient",
     "session_scope",
     "sessionmaker_for",
+    "transient_pause",
 ]
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 # Execution option that makes the SQLite begin hook issue a plain (deferred) BEGIN: a
 # read in WAL mode sees the last commit without taking the write lock, so it must not
@@ -49,6 +60,50 @@ _READONLY = "bashu_readonly"
 # How long a SQLite writer waits for another writer before giving up. Group commit
 # keeps transactions short, so a long wait means something is wrong elsewhere.
 SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+# PostgreSQL's own words for "this transaction lost a race; run it again": a deadlock
+# it broke by aborting us (40P01) and a serialisation failure (40001). Several
+# processes of one node write the same rows (licences, the ledger head, request ids),
+# and PostgreSQL documents retrying these as the application's job.
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+# How many times a write transaction that failed transiently is run in all.
+TRANSIENT_TRIES = 5
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (SQLAlchemy-wrapped or the driver's own, as raised by writes
+    on a raw DBAPI connection) means the transaction was aborted by a race and
+    running it again may succeed."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the wrapper, its driver error, the cause's cause ...
+        if seen is None:
+            return False
+        if getattr(seen, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def transient_pause(attempt: int) -> None:
+    """Wait before running an aborted transaction again: a few milliseconds, growing
+    and jittered, so the racers do not meet again in step."""
+    time.sleep(random.uniform(0.5, 1.5) * 0.005 * (2**attempt))
+
+
+def retry_transient(run: Callable[[], T], what: str) -> T:
+    """``run()`` (one whole transaction), run again while it fails transiently: up to
+    ``TRANSIENT_TRIES`` times in all, then its error propagates."""
+    for attempt in range(TRANSIENT_TRIES):
+        try:
+            return run()
+        except Exception as exc:
+            if not is_transient(exc) or attempt + 1 == TRANSIENT_TRIES:
+                raise
+            log.info("%s aborted (%s); running it again", what, exc)
+            transient_pause(attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def normalise_url(url: str) -> str:

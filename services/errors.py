@@ -21,10 +21,12 @@ from typing import Any
 import grpc
 
 from ledger import errors as ledger_errors
+from services.db import is_transient
 
 __all__ = [
     "ERROR_DOMAIN",
     "STATUS_TABLE",
+    "TRANSACTION_ABORTED_MESSAGE",
     "AbortedError",
     "AlreadyExistsError",
     "BashuError",
@@ -183,8 +185,16 @@ STATUS_TABLE: dict[type[BaseException], tuple[grpc.StatusCode, str]] = {
 }
 
 
+# What a caller is told when its transaction lost a race it may win on a retry.
+TRANSACTION_ABORTED_MESSAGE = "the transaction was aborted by a concurrent one; retry"
+
+
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
     """The status code and reason for ``exc``, or None for an unexpected error."""
+    if is_transient(exc):
+        # Still so after the node's own retries: ABORTED is the code a client may
+        # retry at a higher level (AIP-194), and nothing was committed.
+        return grpc.StatusCode.ABORTED, "TRANSACTION_ABORTED"
     for klass in type(exc).__mro__:
         entry = STATUS_TABLE.get(klass)
         if entry is not None:

@@ -43,6 +43,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from services.auth import Principal, Role
 from services.errors import (
     ERROR_DOMAIN,
+    TRANSACTION_ABORTED_MESSAGE,
     BashuError,
     FieldViolation,
     InvalidArgumentError,
@@ -110,7 +111,12 @@ def rich_status(exc: BaseException) -> status_pb2.Status:
         code, reason, message = grpc.StatusCode.INTERNAL, "INTERNAL", "internal error"
     else:
         code, reason = mapped
-        message = exc.message if isinstance(exc, BashuError) else str(exc)
+        if isinstance(exc, BashuError):
+            message = exc.message
+        elif reason == "TRANSACTION_ABORTED":  # not the driver's text: it names SQL
+            message = TRANSACTION_ABORTED_MESSAGE
+        else:
+            message = str(exc)
     metadata = dict(exc.metadata) if isinstance(exc, BashuError) else {}
     details: list[any_pb2.Any] = []
     info = any_pb2.Any()

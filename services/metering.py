@@ -83,6 +83,7 @@ from ledger.log import Log
 from ledger.note import Signer
 from ledger.sequencer import AppendResult, joined, write_gate
 from services.auth import Principal, Role
+from services.db import retry_transient
 from services.errors import (
     AbortedError,
     BashuError,
@@ -130,6 +131,7 @@ __all__ = [
     "fingerprint",
     "reading_engine",
     "request_id_valid",
+    "request_lock_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -591,23 +593,33 @@ class _Batcher:
     def commit_now(self, batch: list[_Pending[Any]]) -> None:
         """Commit ``batch`` as one transaction in the calling thread, setting each
         pending's result or error (the metering writer process calls this directly:
-        its batches arrive already grouped)."""
-        conn: Connection | None = None
+        its batches arrive already grouped).
+
+        A batch that loses a race with another process (a deadlock PostgreSQL broke)
+        is run again whole (its operations set their results afresh); one that fails
+        otherwise runs each operation alone, so only the faulty one fails."""
         try:
-            try:
-                conn = self._engine.connect()
-                with self._gate, conn.begin():
-                    self._execute(conn, batch)
-                    if self._before_commit is not None:
-                        self._before_commit(conn, batch)
-            except Exception:
-                _close_quietly(conn)
-                conn = self._one_by_one(batch)
-        finally:
-            # Back to the pool: no connection outlives the batch, so a stopped node's
-            # disposed engine leaves nothing open.
-            if conn is not None:
-                conn.close()
+            retry_transient(functools.partial(self._commit, batch), "metering batch")
+        except Exception:
+            for p in batch:
+                try:
+                    retry_transient(functools.partial(self._commit, [p]), "metering call")
+                except Exception as exc:
+                    p.error = exc
+
+    def _commit(self, batch: list[_Pending[Any]]) -> None:
+        conn = self._engine.connect()
+        try:
+            with self._gate, conn.begin():
+                self._execute(conn, batch)
+                if self._before_commit is not None:
+                    self._before_commit(conn, batch)
+        except BaseException:
+            _close_quietly(conn)
+            raise
+        # Back to the pool: no connection outlives the batch, so a stopped node's
+        # disposed engine leaves nothing open.
+        conn.close()
 
     @staticmethod
     def _execute(conn: Connection, batch: list[_Pending[Any]]) -> None:
@@ -622,22 +634,6 @@ class _Batcher:
                 pendings[0].result = pendings[0].op(conn)
             else:
                 executor(conn, pendings)
-
-    def _one_by_one(self, batch: list[_Pending[Any]]) -> Connection | None:
-        """Run each op of a failed batch in its own transaction (the caller answers)."""
-        conn: Connection | None = None
-        for p in batch:
-            try:
-                conn = conn or self._engine.connect()
-                with self._gate, conn.begin():
-                    p.result = p.op(conn)
-                    if self._before_commit is not None:
-                        self._before_commit(conn, [p])
-            except Exception as exc:
-                _close_quietly(conn)
-                conn = None
-                p.error = exc
-        return conn
 
 
 class OnceJob(NamedTuple):
@@ -753,10 +749,11 @@ def _marks(dialect: str, n: int) -> str:
 def _finals_insert(dialect: str, n: int) -> str:
     """One INSERT of ``n`` finished one-shot calls (positional, ``_FINAL_COLUMNS`` order).
 
-    No ON CONFLICT: the batch checked, under the write lock, that no row holds these
-    request ids. A conflict means another process's transaction took one meanwhile
-    (PostgreSQL); the batch then rolls back and each call runs alone, where the
-    claim INSERT finds that row.
+    No ON CONFLICT: the batch checked, under the write lock (SQLite) or the request
+    ids' locks (PostgreSQL), that no row holds these request ids. A conflict means a
+    process that takes no such lock (an older version, mid-upgrade) took one
+    meanwhile; the batch then rolls back and each call runs alone, where the claim
+    INSERT finds that row.
     """
     return _rows_insert(dialect, _FINAL_COLUMNS, n)
 
@@ -773,6 +770,34 @@ def _taken_select(dialect: str, n: int) -> str:
             ")",
         )
     )
+
+
+def request_lock_key(consumer_party: str, request_id: str) -> int:
+    """The PostgreSQL advisory lock key of one party's request id: 64 bits of its
+    hash, signed as a bigint is (a collision only makes two requests queue)."""
+    digest = hashlib.blake2b(f"{consumer_party}\x00{request_id}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def _lock_requests(conn: Connection, calls: Iterable[CallSpec]) -> None:
+    """PostgreSQL: lock ``calls``' request ids for this transaction, in one order
+    shared by every process, before any licence row.
+
+    Without it two processes metering the same request id (a retry sent to two
+    nodes) meet in the unique index only when the second writes its row, by which
+    time it may hold a licence row the first is waiting for: a deadlock, broken by
+    aborting one of them after ``deadlock_timeout``. Queued here instead, the second
+    waits holding nothing and then finds the first one's committed row. SQLite has
+    one writer at a time, so it needs none of this.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    keys = sorted({request_lock_key(c.consumer_party, c.request_id) for c in calls})
+    if keys:
+        # unnest yields the array in order, so the locks are taken in sorted order.
+        conn.exec_driver_sql(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (keys,)
+        )
 
 
 _FINISH_COLUMNS = (
@@ -1420,6 +1445,7 @@ class Meter:
         usage_id: str,
     ) -> _Start:
         period, day = _period_day(now_us)
+        _lock_requests(conn, (call,))
         inserted = _run(
             conn,
             _INSERT_CLAIM,
@@ -1543,11 +1569,13 @@ class Meter:
 
         A one-shot call (:class:`_OnceOp`) gets no claim row here: its row is written
         once, finished, by :meth:`_record_once` in this same transaction, so only
-        whether its request id is taken is looked up (the write lock is held from
-        here to the commit, so the answer stays true). Falls back to the per-call path
+        whether its request id is taken is looked up (the answer stays true to the
+        commit: SQLite's write lock is held from here, and on PostgreSQL so is the
+        request id's lock, :func:`_lock_requests`). Falls back to the per-call path
         exactly where the shortcut cannot decide (an existing request id, a licence
         whose summed reservation does not fit).
         """
+        _lock_requests(conn, (cast(_StartOp, p.op).call for p in pendings))
         starts: list[tuple[_Pending[Any], _StartOp]] = []
         onces: list[tuple[_Pending[Any], _OnceOp]] = []
         for p in pendings:
@@ -1725,8 +1753,14 @@ class Meter:
             record_bytes = record.SerializeToString(deterministic=True)
             data, key = self._ledger_data(claim, record_bytes)
             try:
-                return self._finish_recorded(
-                    claim, delivered, reserved, amount, outcome, record_bytes, data, key
+                # Run again while it loses races with other processes: the data has
+                # left, so giving up would leave the use REJECTED for a deadlock the
+                # next try does not meet.
+                return retry_transient(
+                    lambda: self._finish_recorded(
+                        claim, delivered, reserved, amount, outcome, record_bytes, data, key
+                    ),
+                    f"recording usage {key}",
                 )
             except Exception:
                 if not data_sent:

@@ -5,6 +5,8 @@
 database: a new SQLite file under tmp_path, or a new PostgreSQL database created
 inside the server the variable points at and dropped afterwards.
 ``migrated_db_url`` is the same with the node's Alembic migrations applied.
+``pg_url`` is a fresh PostgreSQL database alone, for tests of what only it has
+(several processes on one database, its locks); skipped without the variable.
 """
 
 from __future__ import annotations
@@ -48,6 +50,17 @@ def drop_postgres_database(name: str) -> None:
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    if postgres_admin_url() is None:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    url, name = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(name)
 
 
 @pytest.fixture(

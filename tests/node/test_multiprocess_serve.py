@@ -16,7 +16,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,6 @@ from clients.sdk import errors
 from clients.sdk.client import Client
 from services.db import make_engine
 from tests.access.conftest import PRODUCT_ID, descriptor, id_number, people
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_admin_url
 from tests.node.processes import ServeProcess, add_party, bashu, start
 
 pytestmark = pytest.mark.postgres
@@ -43,17 +42,6 @@ PRODUCTS = 12
 LICENCES = 6
 READS = 6
 RETRIED = 5
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    if postgres_admin_url() is None:
-        pytest.skip("BASHU_TEST_POSTGRES_URL is not set")
-    url, name = create_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(name)
 
 
 def _licence(consumer: Client, provider: Client, quota_calls: int) -> str:
@@ -179,6 +167,10 @@ def test_three_processes_share_one_database(tmp_path: Path, pg_url: str) -> None
             c.close()
         for n in nodes:
             n.stop()  # SIGTERM: each drains and exits 0
+        # Shown by pytest only when the test fails: what each node (and its metering
+        # writer, which shares its stderr) logged.
+        for n in nodes:
+            print(f"--- node {n.address} stderr ---\n{''.join(n.stderr_lines[-200:])}")
 
     report = json.loads(bashu("ledger", "verify", "--config", str(config), "--json"))
     assert report["ok"], report
