@@ -11,6 +11,7 @@ inside the server the variable points at and dropped afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -52,8 +53,10 @@ def drop_postgres_database(name: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database for one test, dropped afterwards (the test is
+    skipped when no server is configured)."""
     if postgres_admin_url() is None:
         pytest.skip(f"{POSTGRES_ENV} is not set")
     url, name = create_postgres_database()
@@ -61,6 +64,12 @@ def pg_url() -> Iterator[str]:
         yield url
     finally:
         drop_postgres_database(name)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(
@@ -73,13 +82,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    if postgres_admin_url() is None:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
-    url, name = create_postgres_database()
-    try:
+    with fresh_postgres_database() as url:
         yield url
-    finally:
-        drop_postgres_database(name)
 
 
 @pytest.fixture
