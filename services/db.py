@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 __all__ = [
-    "TRANSIENT_TRIES",
+    "TransactionAborted",
     "is_memory_database",
     "is_sqlite",
     "is_transient",
@@ -45,7 +45,6 @@ __all__ = [
     "retry_transient",
     "session_scope",
     "sessionmaker_for",
-    "transient_pause",
 ]
 
 T = TypeVar("T")
@@ -69,7 +68,14 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 _TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 
 # How many times a write transaction that failed transiently is run in all.
-TRANSIENT_TRIES = 5
+_TRANSIENT_TRIES = 5
+
+
+class TransactionAborted(Exception):
+    """A transaction still aborted by races after :func:`retry_transient` ran it
+    ``_TRANSIENT_TRIES`` times (its last error is the cause). Nothing of it was
+    committed; callers are told ABORTED, and it pickles whole (the metering writer
+    process sends it back), which a driver error's cause would not."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -86,23 +92,23 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def transient_pause(attempt: int) -> None:
-    """Wait before running an aborted transaction again: a few milliseconds, growing
-    and jittered, so the racers do not meet again in step."""
-    time.sleep(random.uniform(0.5, 1.5) * 0.005 * (2**attempt))
-
-
 def retry_transient(run: Callable[[], T], what: str) -> T:
-    """``run()`` (one whole transaction), run again while it fails transiently: up to
-    ``TRANSIENT_TRIES`` times in all, then its error propagates."""
-    for attempt in range(TRANSIENT_TRIES):
+    """``run()`` (one whole transaction), run again while it fails transiently, after
+    a pause of a few milliseconds, growing and jittered so the racers do not meet
+    again in step. Other errors propagate at once; a race lost every time raises
+    :class:`TransactionAborted`."""
+    for attempt in range(_TRANSIENT_TRIES):
         try:
             return run()
         except Exception as exc:
-            if not is_transient(exc) or attempt + 1 == TRANSIENT_TRIES:
+            if not is_transient(exc):
                 raise
+            if attempt + 1 == _TRANSIENT_TRIES:
+                raise TransactionAborted(
+                    f"{what} was aborted by a concurrent transaction {_TRANSIENT_TRIES} times"
+                ) from exc
             log.info("%s aborted (%s); running it again", what, exc)
-            transient_pause(attempt)
+            time.sleep(random.uniform(0.5, 1.5) * 0.005 * (2**attempt))
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 
 from ledger import errors as ledger_errors
-from services.db import is_transient
+from services.db import TransactionAborted, is_transient
 
 __all__ = [
     "ERROR_DOMAIN",
@@ -172,6 +172,7 @@ STATUS_TABLE: dict[type[BaseException], tuple[grpc.StatusCode, str]] = {
     FailedPreconditionError: (grpc.StatusCode.FAILED_PRECONDITION, "FAILED_PRECONDITION"),
     UnavailableError: (grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE"),
     AbortedError: (grpc.StatusCode.ABORTED, "ABORTED"),
+    TransactionAborted: (grpc.StatusCode.ABORTED, "TRANSACTION_ABORTED"),
     QuotaExceededError: (grpc.StatusCode.RESOURCE_EXHAUSTED, "QUOTA_EXHAUSTED"),
     BashuError: (grpc.StatusCode.INTERNAL, "INTERNAL"),
     # A method whose shape is in the API but whose implementation has not landed.
@@ -192,7 +193,8 @@ TRANSACTION_ABORTED_MESSAGE = "the transaction was aborted by a concurrent one; 
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
     """The status code and reason for ``exc``, or None for an unexpected error."""
     if is_transient(exc):
-        # Still so after the node's own retries: ABORTED is the code a client may
+        # A race lost by a transaction the node does not run again itself (those
+        # it does end as TransactionAborted): ABORTED is the code a client may
         # retry at a higher level (AIP-194), and nothing was committed.
         return grpc.StatusCode.ABORTED, "TRANSACTION_ABORTED"
     for klass in type(exc).__mro__:

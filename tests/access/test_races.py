@@ -13,6 +13,7 @@ whose check runs first (PostgreSQL's default second), is the one aborted.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 import uuid
@@ -28,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 import clients
 from clients.sdk.errors import AbortedError
-from services.db import is_transient, make_engine
+from services.db import TransactionAborted, is_transient, make_engine, retry_transient
 from services.errors import status_for
 from services.metering import request_lock_key
 from services.node import build_node
@@ -336,3 +337,32 @@ def test_transient_errors_are_aborted_not_internal(
     assert is_transient(wrapped)
     assert status_for(exc) == (grpc.StatusCode.ABORTED, "TRANSACTION_ABORTED")
     assert not is_transient(RuntimeError("something else"))
+
+
+def test_a_race_lost_every_time_ends_as_transaction_aborted(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE race_rows (id int PRIMARY KEY, n int)"))
+            conn.execute(text("INSERT INTO race_rows VALUES (1, 0), (2, 0)"))
+        lost = _deadlock(engine)
+    finally:
+        engine.dispose()
+    tries: list[BaseException] = []
+
+    def run(error: BaseException) -> None:
+        tries.append(error)
+        raise error
+
+    with pytest.raises(TransactionAborted) as caught:
+        retry_transient(lambda: run(lost), "the test transaction")
+    assert len(tries) > 1
+    assert caught.value.__cause__ is lost
+    # It crosses the metering writer's pipe whole, and is still ABORTED there.
+    crossed = pickle.loads(pickle.dumps(caught.value))
+    assert status_for(crossed) == (grpc.StatusCode.ABORTED, "TRANSACTION_ABORTED")
+    # Anything else is not run again.
+    tries.clear()
+    with pytest.raises(ValueError, match="bad"):
+        retry_transient(lambda: run(ValueError("bad")), "the test transaction")
+    assert len(tries) == 1
