@@ -315,20 +315,26 @@ def _serialization_failure(engine: Engine) -> DBAPIError:
     return caught.value
 
 
-@pytest.mark.parametrize(
-    ("make", "sqlstate"), [(_deadlock, "40P01"), (_serialization_failure, "40001")]
-)
-def test_transient_errors_are_aborted_not_internal(
-    pg_url: str, make: Callable[[Engine], DBAPIError], sqlstate: str
-) -> None:
+@pytest.fixture
+def race_rows(pg_url: str) -> Iterator[Engine]:
+    """An engine on a database with two rows for transactions to fight over."""
     engine = make_engine(pg_url)
     try:
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE race_rows (id int PRIMARY KEY, n int)"))
             conn.execute(text("INSERT INTO race_rows VALUES (1, 0), (2, 0)"))
-        exc = make(engine)
+        yield engine
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("make", "sqlstate"), [(_deadlock, "40P01"), (_serialization_failure, "40001")]
+)
+def test_transient_errors_are_aborted_not_internal(
+    race_rows: Engine, make: Callable[[Engine], DBAPIError], sqlstate: str
+) -> None:
+    exc = make(race_rows)
     assert getattr(exc.orig, "sqlstate", None) == sqlstate
     assert is_transient(exc)
     # Wrapped the way the ledger wraps its driver's errors, it is still recognised.
@@ -339,15 +345,8 @@ def test_transient_errors_are_aborted_not_internal(
     assert not is_transient(RuntimeError("something else"))
 
 
-def test_a_race_lost_every_time_ends_as_transaction_aborted(pg_url: str) -> None:
-    engine = make_engine(pg_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("CREATE TABLE race_rows (id int PRIMARY KEY, n int)"))
-            conn.execute(text("INSERT INTO race_rows VALUES (1, 0), (2, 0)"))
-        lost = _deadlock(engine)
-    finally:
-        engine.dispose()
+def test_a_race_lost_every_time_ends_as_transaction_aborted(race_rows: Engine) -> None:
+    lost = _deadlock(race_rows)
     tries: list[BaseException] = []
 
     def run(error: BaseException) -> None:
